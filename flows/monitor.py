@@ -1,0 +1,141 @@
+"""The `monitor` flow: sources → documents → analysis → storage → positions → alerts.
+
+Orchestration only: each task is one logical step over a whole batch (no task per
+document), I/O tasks retry transient errors only, and every run leaves a health table and
+a summary in the Prefect UI. Run it with `shiftwatch run` or `python flows/monitor.py`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from sqlalchemy.engine import Engine
+
+from shiftwatch.analysis.pipeline import Analyzer
+from shiftwatch.connectors.files import FolderBatch, read_folder
+from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items
+from shiftwatch.models import store
+from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.records import RawItem, Rejected
+from shiftwatch.settings import DEFAULT_SEEDS, Settings, load_settings
+
+
+def _run_name() -> str:
+    params = flow_run.parameters or {}
+    seeds = len(params.get("seeds") or [])
+    feeds = len(params.get("feeds") or [])
+    return f"monitor-{seeds}-folders-{feeds}-feeds-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@task(name="read-folder", cache_policy=NO_CACHE, persist_result=False)
+def read_folder_task(folder: str, max_bytes: int) -> FolderBatch:
+    """Read one seed folder."""
+    return read_folder(folder, max_bytes=max_bytes)
+
+
+@task(name="analyse-and-store", cache_policy=NO_CACHE, persist_result=False)
+def ingest_task(
+    engine: Engine, analyzer: Analyzer, items: Sequence[RawItem], rejected: Sequence[Rejected],
+    run_id: str,
+) -> IngestResult:
+    """Analyse and store one batch of items."""
+    return ingest_items(engine, analyzer, items, run_id, rejected)
+
+
+@task(name="publish-health", cache_policy=NO_CACHE, persist_result=False)
+def publish_health(summary: dict[str, Any], sources: list[dict[str, Any]]) -> None:
+    """Leave the run's per-source health table and summary in the Prefect UI."""
+    create_table_artifact(key="monitor-sources", table=sources,
+                          description="Per-source health of this monitor run")
+    create_markdown_artifact(key="monitor-summary", markdown=summary_markdown(summary, sources),
+                             description="What this monitor run did")
+
+
+def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> str:
+    """Return the run summary as markdown."""
+    lines = [
+        f"# Monitor run {summary['run_id']}",
+        "",
+        f"- documents: **{summary['new']} new**, {summary['duplicate']} duplicate, "
+        f"{summary['unchanged']} unchanged, {summary['rejected']} rejected",
+        f"- languages: {summary['languages'] or 'none'}",
+        f"- machine-translated: {summary['machine_translated']}",
+        f"- sources: {len(sources)} ({sum(s['status'] != 'ok' for s in sources)} failing)",
+    ]
+    return "\n".join(lines)
+
+
+def _summarize(run_id: str, result: IngestResult, elapsed_s: float) -> dict[str, Any]:
+    totals = {k: sum(getattr(c, k) for c in result.counts.values())
+              for k in ("new", "duplicate", "unchanged", "rejected")}
+    return {
+        "run_id": run_id, **totals, "elapsed_s": round(elapsed_s, 3),
+        "languages": dict(result.languages), "machine_translated": result.machine_translated,
+        "new_document_ids": result.new_document_ids,
+    }
+
+
+def _collect(settings: Settings, seeds: Sequence[str]) -> tuple[list[RawItem], list[Rejected],
+                                                                list[SourceCounts]]:
+    futures = [read_folder_task.submit(folder, settings.max_document_bytes) for folder in seeds]
+    items: list[RawItem] = []
+    rejected: list[Rejected] = []
+    health: list[SourceCounts] = []
+    for future in futures:
+        started = time.perf_counter()
+        batch = future.result()
+        items.extend(batch.items)
+        rejected.extend(batch.rejected)
+        health.append(SourceCounts(source_id=batch.source_id, kind="file",
+                                   latency_s=round(time.perf_counter() - started, 3)))
+    return items, rejected, health
+
+
+@flow(name="monitor", flow_run_name=_run_name, persist_result=False)
+def monitor(
+    seeds: list[str] | None = None,
+    watchlist: str | None = None,
+    database_url: str | None = None,
+    deliver: bool = True,
+) -> dict[str, Any]:
+    """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
+    started = time.perf_counter()
+    settings = load_settings(database_url=database_url, watchlist=watchlist)
+    logger = get_run_logger()
+    wl = load_watchlist(settings.watchlist)
+    analyzer = Analyzer(wl.entities(), wl.stop_phrases())
+    engine = open_database(settings.database_url)
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    with session_scope(engine) as session:
+        store.start_run(session, run_id, "monitor", str(flow_run.id) if flow_run.id else None)
+    folders = [str(p) for p in (seeds if seeds is not None else [DEFAULT_SEEDS])]
+    items, rejected, health = _collect(settings, folders)
+    with session_scope(engine) as session:
+        store.ensure_sources(session, [{"id": h.source_id, "kind": h.kind, "url": h.source_id}
+                                       for h in health])
+    result = ingest_task(engine, analyzer, items, rejected, run_id)
+    for h in health:
+        counts = result.source(h.source_id)
+        counts.kind, counts.latency_s = h.kind, h.latency_s
+    summary = _summarize(run_id, result, time.perf_counter() - started)
+    sources = [asdict(c) for c in result.counts.values()]
+    publish_health(summary, sources)
+    with session_scope(engine) as session:
+        store.finish_run(session, run_id, "completed", summary, sources)
+    logger.info("monitor %s: %s new, %s duplicate, %s unchanged, %s rejected", run_id,
+                summary["new"], summary["duplicate"], summary["unchanged"], summary["rejected"])
+    engine.dispose()
+    return summary
+
+
+if __name__ == "__main__":
+    monitor()

@@ -1,0 +1,179 @@
+"""Read models: exports and digest data, straight from the tables, in stable order."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, SQLModel
+
+from shiftwatch.analysis.digest import DigestData, DigestDocument, DigestEvidence, DigestShift
+from shiftwatch.models import tables as t
+from shiftwatch.models.watchlist import Watchlist
+
+EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
+    "documents": (t.Document, (
+        "id", "url", "canonical_url", "source_id", "title", "published_at", "date_source",
+        "kind", "language", "languages", "mt_score", "mt_artifacts", "cluster_id",
+        "duplicate_of", "content_hash", "fetched_at"), ("published_at", "id")),
+    "mentions": (t.Mention, ("document_id", "kind", "entity_id", "text", "start", "end"),
+                 ("document_id", "start", "kind", "entity_id")),
+    "stances": (t.StanceObservation, (
+        "document_id", "party_id", "actor_id", "demand_id", "stance", "confidence", "evidence",
+        "published_at", "machine_translated", "reported", "statement_id", "cluster_id"),
+        ("published_at", "document_id", "evidence_start", "party_id", "demand_id")),
+    "positions": (t.Position, ("party_id", "demand_id", "stance", "since", "observations",
+                               "confidence"), ("party_id", "demand_id")),
+    "shifts": (t.Shift, ("id", "party_id", "demand_id", "from_stance", "to_stance", "at",
+                         "evidence_document_ids", "confirmed", "retroactive", "detected_at"),
+               ("at", "id")),
+    "alerts": (t.Alert, ("id", "shift_id", "channel", "status", "attempts", "sent_at",
+                         "last_error", "created_at"), ("created_at", "id")),
+    "rejections": (t.Rejection, ("source_id", "item", "stage", "reason", "detail", "at"),
+                   ("at", "id")),
+    "runs": (t.Run, ("id", "flow", "flow_run_id", "started_at", "finished_at", "status",
+                     "counts"), ("started_at", "id")),
+}
+
+
+def export_rows(session: Session, kind: str) -> Iterator[dict[str, Any]]:
+    """Yield the rows of export `kind` as plain dicts with the documented fields."""
+    model, fields, order = EXPORTS[kind]
+    statement = select(model).order_by(*(getattr(model, c) for c in order))
+    for row in session.execute(statement).scalars():
+        out = {f: getattr(row, f) for f in fields}
+        if kind == "documents":
+            out["mt_artifacts"] = [{"kind": a.get("kind"), "evidence": a.get("evidence"),
+                                    **a} for a in row.mt_artifacts]
+        yield out
+
+
+def _labels(watchlist: Watchlist) -> dict[tuple[str, str], str]:
+    return {(kind, e.id): e.name for kind, e in watchlist.entries()}
+
+
+def digest_data(
+    session: Session, watchlist: Watchlist, *, since: datetime | None = None,
+    limit: int = 200, health: dict[str, object] | None = None,
+) -> DigestData:
+    """Return everything a digest shows for documents stored since `since`."""
+    names = _labels(watchlist)
+    docs_q = select(t.Document).order_by(t.Document.published_at.is_(None),
+                                         t.Document.published_at, t.Document.id)
+    if since is not None:
+        docs_q = docs_q.where(t.Document.created_at >= since)
+    rows = list(session.execute(docs_q.limit(limit)).scalars())
+    ids = [d.id for d in rows]
+    mentions = _mention_counts(session, ids)
+    copies = Counter(d.duplicate_of for d in rows if d.duplicate_of)
+    documents = tuple(
+        _digest_document(d, mentions.get(d.id, {}), names, copies.get(d.id, 0)) for d in rows
+    )
+    return DigestData(
+        watchlist=watchlist.name, generated_at=datetime.now(UTC), since=since,
+        documents=documents, shifts=_shifts(session, names, since),
+        parties=tuple((p.id, p.name) for p in watchlist.parties),
+        demands=tuple((d.id, d.name) for d in watchlist.demands),
+        positions={(p.party_id, p.demand_id): p.stance
+                   for p in session.execute(select(t.Position)).scalars()},
+        health=health if health is not None else _health(session, since),
+        rejections=_rejections(session, since),
+    )
+
+
+def _mention_counts(session: Session, ids: list[str]) -> dict[str, dict[tuple[str, str], int]]:
+    out: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    if not ids:
+        return out
+    statement = (
+        select(t.Mention.document_id, t.Mention.kind, t.Mention.entity_id, func.count())
+        .where(t.Mention.document_id.in_(ids))
+        .group_by(t.Mention.document_id, t.Mention.kind, t.Mention.entity_id)
+    )
+    for doc_id, kind, entity_id, n in session.execute(statement):
+        out[doc_id][(kind, entity_id)] = n
+    return out
+
+
+def _digest_document(
+    row: t.Document, counts: dict[tuple[str, str], int], names: dict[tuple[str, str], str],
+    copies: int,
+) -> DigestDocument:
+    def named(kind: str) -> tuple[tuple[str, int], ...]:
+        found = [(names.get(k, k[1]), n) for k, n in counts.items() if k[0] == kind]
+        return tuple(sorted(found, key=lambda x: (-x[1], x[0])))
+
+    return DigestDocument(
+        id=row.id, title=row.title, url=row.url, published_at=row.published_at,
+        date_source=row.date_source, kind=row.kind, language=row.language,
+        other_languages=tuple(x["lang"] for x in row.languages
+                              if x.get("lang") not in (row.language, "und")),
+        mt_score=row.mt_score,
+        mt_kinds=tuple(sorted({a.get("kind", "") for a in row.mt_artifacts})),
+        demands=named("demand"), venues=named("venue"),
+        speakers=tuple(n for n, _ in named("actor")), copies=copies,
+        duplicate_of=row.duplicate_of,
+    )
+
+
+def _evidence(session: Session, items: list[dict[str, Any]]) -> tuple[DigestEvidence, ...]:
+    out = []
+    for item in items:
+        doc = session.get(t.Document, item.get("document_id"))
+        out.append(DigestEvidence(
+            quote=str(item.get("evidence", "")), speaker=str(item.get("speaker") or
+                                                           item.get("actor_id") or
+                                                           item.get("party_id") or ""),
+            source_title=doc.title if doc else "", url=doc.url if doc else "",
+            published_at=doc.published_at if doc else None,
+            machine_translated=bool(item.get("machine_translated")),
+        ))
+    return tuple(out)
+
+
+def _shifts(
+    session: Session, names: dict[tuple[str, str], str], since: datetime | None
+) -> tuple[DigestShift, ...]:
+    statement = select(t.Shift).where(t.Shift.confirmed).order_by(t.Shift.at, t.Shift.id)
+    if since is not None:
+        statement = statement.where(t.Shift.detected_at >= since)
+    out = []
+    for s in session.execute(statement).scalars():
+        before = [e for e in s.evidence if e.get("side") == "before"]
+        after = [e for e in s.evidence if e.get("side") != "before"]
+        out.append(DigestShift(
+            party=names.get(("party", s.party_id), s.party_id),
+            demand=names.get(("demand", s.demand_id), s.demand_id),
+            from_stance=s.from_stance, to_stance=s.to_stance, at=s.at,
+            retroactive=s.retroactive, before=_evidence(session, before),
+            after=_evidence(session, after),
+        ))
+    return tuple(out)
+
+
+def _health(session: Session, since: datetime | None) -> dict[str, object]:
+    docs = select(t.Document.language, t.Document.duplicate_of, t.Document.mt_score)
+    rejected = select(func.count()).select_from(t.Rejection)
+    if since is not None:
+        docs = docs.where(t.Document.created_at >= since)
+        rejected = rejected.where(t.Rejection.at >= since)
+    rows = list(session.execute(docs))
+    languages = Counter(r[0] for r in rows)
+    duplicates = sum(1 for r in rows if r[1])
+    mt = sum(1 for r in rows if r[2] >= 0.5)
+    return {
+        "documents": f"{len(rows) - duplicates} original, {duplicates} duplicate, "
+                     f"{session.execute(rejected).scalar()} rejected",
+        "languages": ", ".join(f"{k} {v}" for k, v in languages.most_common()) or "none",
+        "machine-translated": f"{mt} of {len(rows)}",
+    }
+
+
+def _rejections(session: Session, since: datetime | None) -> tuple[tuple[str, str, str], ...]:
+    statement = select(t.Rejection).order_by(t.Rejection.at.desc()).limit(50)
+    if since is not None:
+        statement = statement.where(t.Rejection.at >= since)
+    return tuple((r.item, r.reason, r.detail or "") for r in session.execute(statement).scalars())

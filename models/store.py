@@ -1,0 +1,184 @@
+"""Reads and writes the pipeline makes, batched, idempotent, the same on SQLite and PostgreSQL.
+
+Every insert is insert-or-ignore on a natural key, so a re-run, a retry or two runs at once
+store nothing twice. Functions take a session and plain records; ORM rows never leave here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+from shiftwatch import records as r
+from shiftwatch.models import tables as t
+from shiftwatch.models.tables import utcnow
+
+CHUNK = 500  # rows per INSERT statement: below SQLite's variable limit for our widest table
+
+
+def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert `rows`, skipping those whose unique key exists; return how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = 0
+    key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+    for i in range(0, len(rows), CHUNK):
+        statement = insert(model).values(list(rows[i : i + CHUNK])).on_conflict_do_nothing()
+        # RETURNING counts what was really inserted (rowcount is -1 for psycopg batches).
+        added += len(session.execute(statement.returning(*key)).all())
+    return added
+
+
+def known_raw_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
+    """Return which fetched-bytes hashes are already stored (unchanged input costs nothing)."""
+    wanted = list(set(hashes))
+    found: set[str] = set()
+    for i in range(0, len(wanted), CHUNK):
+        rows = session.exec(
+            select(t.Document.raw_hash).where(t.Document.raw_hash.in_(wanted[i : i + CHUNK]))
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
+def existing_documents(session: Session, ids: Iterable[str]) -> dict[str, str]:
+    """Return {document id: content hash} for the ids already stored."""
+    wanted = list(set(ids))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), CHUNK):
+        statement = select(t.Document.id, t.Document.content_hash).where(
+            t.Document.id.in_(wanted[i : i + CHUNK])
+        )
+        found.update((row[0], row[1]) for row in session.execute(statement))
+    return found
+
+
+def document_row(doc: r.Document, run_id: str | None) -> dict[str, Any]:
+    """Return the table row for a document record."""
+    row = asdict(doc)
+    row["languages"] = [asdict(x) for x in doc.languages]
+    row["segments"] = [asdict(x) for x in doc.segments]
+    row["mt_artifacts"] = [asdict(x) for x in doc.mt_artifacts]
+    row["date_source"] = str(doc.date_source)
+    row.pop("language_hint", None)
+    row["run_id"] = run_id
+    row["created_at"] = utcnow()
+    return row
+
+
+def replace_documents(session: Session, ids: Sequence[str]) -> None:
+    """Delete documents (and what hangs off them) whose content changed, before re-inserting."""
+    if not ids:
+        return
+    for model in (t.StanceObservation, t.Mention, t.Signature):
+        session.execute(delete(model).where(model.document_id.in_(ids)))
+    session.execute(delete(t.Document).where(t.Document.id.in_(ids)))
+
+
+def save_documents(session: Session, docs: Sequence[r.Document], run_id: str | None) -> int:
+    """Insert document rows; return how many were new."""
+    return insert_ignore(session, t.Document, [document_row(d, run_id) for d in docs])
+
+
+def save_mentions(session: Session, mentions: Sequence[r.Mention]) -> int:
+    """Insert mention rows; return how many were new."""
+    rows = [{**asdict(m), "kind": str(m.kind)} for m in mentions]
+    return insert_ignore(session, t.Mention, rows)
+
+
+def stance_row(obs: r.StanceObservation) -> dict[str, Any]:
+    """Return the table row for a stance observation."""
+    return {**asdict(obs), "stance": str(obs.stance)}
+
+
+def save_stances(session: Session, stances: Sequence[r.StanceObservation]) -> int:
+    """Insert stance rows; return how many were new."""
+    return insert_ignore(session, t.StanceObservation, [stance_row(s) for s in stances])
+
+
+def save_signatures(session: Session, signatures: Mapping[str, bytes]) -> int:
+    """Insert MinHash signatures by document id."""
+    rows = [{"document_id": k, "minhash": v} for k, v in signatures.items()]
+    return insert_ignore(session, t.Signature, rows)
+
+
+def load_signatures(session: Session) -> list[tuple[str, bytes]]:
+    """Return every stored signature (the dedupe index is rebuilt from these, not from text)."""
+    return [(row[0], row[1]) for row in session.execute(select(t.Signature.document_id,
+                                                                t.Signature.minhash))]
+
+
+def save_rejections(session: Session, rejected: Sequence[r.Rejected], run_id: str | None) -> int:
+    """Record rejected items once each (per source, item, stage and reason)."""
+    rows = [
+        {"run_id": run_id, "source_id": x.source_id, "item": x.item[:2000], "stage": x.stage,
+         "reason": str(x.reason), "detail": x.detail[:2000], "at": utcnow()}
+        for x in rejected
+    ]
+    return insert_ignore(session, t.Rejection, rows)
+
+
+def ensure_sources(session: Session, sources: Sequence[Mapping[str, Any]]) -> None:
+    """Create source rows that do not exist yet (id, kind, url, name...)."""
+    insert_ignore(session, t.Source, [{"created_at": utcnow(), **s} for s in sources])
+
+
+def to_observation(row: t.StanceObservation) -> r.StanceObservation:
+    """Return the record for a stored stance row."""
+    return r.StanceObservation(
+        document_id=row.document_id, party_id=row.party_id, actor_id=row.actor_id,
+        demand_id=row.demand_id, stance=r.Stance(row.stance), confidence=row.confidence,
+        evidence=row.evidence, evidence_start=row.evidence_start,
+        published_at=row.published_at, machine_translated=row.machine_translated,
+        reported=row.reported, statement_id=row.statement_id, cluster_id=row.cluster_id,
+    )
+
+
+def load_stances(
+    session: Session, pairs: Iterable[tuple[str, str]] | None = None
+) -> list[r.StanceObservation]:
+    """Return stored observations for the given (party, demand) pairs, or all of them."""
+    statement = select(t.StanceObservation)
+    if pairs is not None:
+        wanted = set(pairs)
+        if not wanted:
+            return []
+        statement = statement.where(
+            t.StanceObservation.party_id.in_({p for p, _ in wanted}),
+            t.StanceObservation.demand_id.in_({d for _, d in wanted}),
+        )
+    rows = session.execute(statement).scalars()
+    out = [to_observation(row) for row in rows]
+    return out if pairs is None else [o for o in out if (o.party_id, o.demand_id) in wanted]
+
+
+def start_run(session: Session, run_id: str, flow: str, flow_run_id: str | None) -> None:
+    """Record that a run began."""
+    insert_ignore(session, t.Run, [{"id": run_id, "flow": flow, "flow_run_id": flow_run_id,
+                                    "started_at": utcnow(), "status": "running"}])
+
+
+def finish_run(
+    session: Session, run_id: str, status: str, counts: Mapping[str, Any],
+    sources: Sequence[Mapping[str, Any]],
+) -> None:
+    """Record how a run ended, with its counts and per-source health."""
+    session.execute(
+        update(t.Run).where(t.Run.id == run_id).values(
+            finished_at=utcnow(), status=status, counts=dict(counts), sources=list(sources)
+        )
+    )
+
+
+def last_run_end(session: Session, flow: str) -> datetime | None:
+    """Return when the last finished run of `flow` ended."""
+    statement = select(t.Run.finished_at).where(t.Run.flow == flow, t.Run.status == "completed")
+    return session.execute(statement.order_by(t.Run.finished_at.desc()).limit(1)).scalar()

@@ -1,0 +1,231 @@
+"""SQLModel tables: the schema every run reads and writes.
+
+Natural keys carry unique constraints so re-ingesting the same input stores nothing twice;
+JSON columns hold small lists (languages, artifacts, evidence) that are read whole.
+Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shiftwatch.models.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (stored naive-free, read back as UTC)."""
+    return datetime.now(UTC)
+
+
+class Source(SQLModel, table=True):
+    """A folder, feed or page list a run reads; for feeds, the polling state too."""
+
+    __tablename__ = "sources"
+    id: str = Field(primary_key=True)
+    kind: str
+    url: str
+    name: str | None = None
+    language_hint: str | None = None
+    fetch_full_article: bool = False
+    poll_interval_s: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = "new"
+    failures: int = 0
+    error_score: float = 0.0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_kind: str | None = None
+    muted: bool = False
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "documents"
+    __table_args__ = (
+        Index("ix_documents_published_at", "published_at"),
+        Index("ix_documents_cluster_id", "cluster_id"),
+        Index("ix_documents_content_hash", "content_hash"),
+        Index("ix_documents_canonical_url", "canonical_url"),
+    )
+    id: str = Field(primary_key=True)
+    source_id: str = Field(index=True)
+    url: str
+    canonical_url: str
+    guid: str | None = None
+    title: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str
+    raw_hash: str | None = Field(default=None, index=True)
+    kind: str | None = None
+    body_end: int | None = None
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    date_source: str = "undated"
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
+    language: str = "und"
+    languages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    segments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    mt_score: float = 0.0
+    mt_artifacts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    cluster_id: str | None = None
+    duplicate_of: str | None = None
+    run_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Signature(SQLModel, table=True):
+    """A document's MinHash signature, so the dedupe index reloads without re-reading text."""
+
+    __tablename__ = "signatures"
+    document_id: str = Field(primary_key=True, foreign_key="documents.id")
+    minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Mention(SQLModel, table=True):
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("document_id", "kind", "entity_id", "start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(foreign_key="documents.id", index=True)
+    kind: str
+    entity_id: str = Field(index=True)
+    text: str
+    start: int
+    end: int
+
+
+class Statement(SQLModel, table=True):
+    """One quote or claim, however many outlets and languages repeat it."""
+
+    __tablename__ = "statements"
+    id: str = Field(primary_key=True)
+    speaker_id: str | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_document_id: str | None = None
+    echo_count: int = 1
+
+
+class StanceObservation(SQLModel, table=True):
+    __tablename__ = "stances"
+    __table_args__ = (
+        UniqueConstraint("document_id", "party_id", "demand_id", "evidence_start", "actor_id"),
+        Index("ix_stances_party_demand", "party_id", "demand_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(foreign_key="documents.id", index=True)
+    party_id: str
+    actor_id: str | None = None
+    demand_id: str
+    stance: str
+    confidence: float
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_start: int
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    machine_translated: bool = False
+    reported: bool = False
+    statement_id: str | None = Field(default=None, index=True)
+    cluster_id: str | None = None
+
+
+class Position(SQLModel, table=True):
+    __tablename__ = "positions"
+    party_id: str = Field(primary_key=True)
+    demand_id: str = Field(primary_key=True)
+    stance: str
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    observations: int = 0
+    confidence: float = 0.0
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Shift(SQLModel, table=True):
+    __tablename__ = "shifts"
+    id: str = Field(primary_key=True)
+    party_id: str
+    demand_id: str
+    from_stance: str
+    to_stance: str
+    at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirmed: bool = True
+    retroactive: bool = False
+    evidence_document_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    detected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    run_id: str | None = None
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: one row per shift and channel, claimed and delivered exactly once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_lease", "status", "lease_until"),)
+    id: str = Field(primary_key=True)
+    shift_id: str = Field(foreign_key="shifts.id", index=True)
+    channel: str
+    dedupe_key: str = Field(unique=True)
+    status: str = "pending"  # pending | sending | sent | failed | held
+    attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = None
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One delivery attempt of an alert or digest, with its outcome."""
+
+    __tablename__ = "deliveries"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str | None = Field(default=None, index=True)
+    channel: str
+    attempt: int
+    outcome: str  # sent | retry | failed | written
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    id: str = Field(primary_key=True)
+    flow: str = "monitor"
+    flow_run_id: str | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = "running"
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class Rejection(SQLModel, table=True):
+    """An item a stage refused, with its reason; unique so a re-run records it once."""
+
+    __tablename__ = "rejections"
+    __table_args__ = (UniqueConstraint("source_id", "item", "stage", "reason"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str | None = None
+    source_id: str
+    item: str
+    stage: str
+    reason: str
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Digest(SQLModel, table=True):
+    """A digest that was sent, so the next one covers the time since."""
+
+    __tablename__ = "digests"
+    id: str = Field(primary_key=True)
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    until: datetime = Field(sa_type=UTCDateTime)
+    channel: str
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,139 @@
+"""The watchlist schema: who and what a deployment tracks, in every language it reads.
+
+Everything topic-specific lives in a watchlist YAML file; the code knows only this shape.
+Aliases map a language code to surface forms. A trailing `*` on an alias marks a stem that
+may take a short inflectional ending (`Рябков*` matches Рябкова, Рябковым).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shiftwatch.errors import ConfigError
+from shiftwatch.records import Entity, EntityKind
+
+Aliases = dict[str, list[str]]
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str
+    aliases: Aliases = Field(default_factory=dict)
+
+    @field_validator("aliases")
+    @classmethod
+    def _no_blank_aliases(cls, value: Aliases) -> Aliases:
+        for lang, forms in value.items():
+            if any(not form.strip() or form.strip() == "*" for form in forms):
+                raise ValueError(f"blank alias under language {lang!r}")
+        return value
+
+
+class PartyEntry(_Entry):
+    """A side that holds positions; its aliases also speak for it ("Moscow", "the Kremlin")."""
+
+
+class ActorEntry(_Entry):
+    """A person or office; `party: null` marks a commentator who speaks for no party."""
+
+    party: str | None = None
+    roles: Aliases = Field(default_factory=dict)  # role nouns that point back to this actor
+
+
+class DemandEntry(_Entry):
+    """A tracked demand; `opposite` names its counter-concept (e.g. the "open door")."""
+
+    opposite: Aliases = Field(default_factory=dict)
+
+
+class VenueEntry(_Entry):
+    """A place or format where positions are put."""
+
+
+class Watchlist(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    parties: list[PartyEntry] = Field(default_factory=list)
+    actors: list[ActorEntry] = Field(default_factory=list)
+    demands: list[DemandEntry] = Field(default_factory=list)
+    venues: list[VenueEntry] = Field(default_factory=list)
+    # Phrases that contain an alias but name something else ("deputy foreign minister"):
+    # they consume their words and yield no mention.
+    ignore: Aliases = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Watchlist:
+        party_ids = {p.id for p in self.parties}
+        for actor in self.actors:
+            if actor.party is not None and actor.party not in party_ids:
+                raise ValueError(f"actor {actor.id!r} names unknown party {actor.party!r}")
+        seen: set[tuple[str, str]] = set()
+        for kind, entry in self.entries():
+            if (kind, entry.id) in seen:
+                raise ValueError(f"duplicate {kind} id {entry.id!r}")
+            seen.add((kind, entry.id))
+        return self
+
+    def entries(self) -> Iterator[tuple[str, _Entry]]:
+        for kind, group in (
+            ("party", self.parties),
+            ("actor", self.actors),
+            ("demand", self.demands),
+            ("venue", self.venues),
+        ):
+            for entry in group:
+                yield kind, entry
+
+    def entities(self) -> list[Entity]:
+        """Return every entry as a plain `Entity`, the form the analysis core takes."""
+        out = []
+        for kind, entry in self.entries():
+            aliases = {lang: tuple(forms) for lang, forms in entry.aliases.items()}
+            if isinstance(entry, ActorEntry):
+                for lang, forms in entry.roles.items():
+                    aliases[lang] = aliases.get(lang, ()) + tuple(forms)
+            party = entry.party if isinstance(entry, ActorEntry) else None
+            opposite = entry.opposite if isinstance(entry, DemandEntry) else {}
+            out.append(
+                Entity(kind=EntityKind(kind), id=entry.id, name=entry.name, party=party,
+                       aliases=aliases,
+                       opposite={lang: tuple(forms) for lang, forms in opposite.items()})
+            )
+        return out
+
+    def stop_phrases(self) -> list[str]:
+        """Return every `ignore` phrase, all languages together."""
+        return [form for forms in self.ignore.values() for form in forms]
+
+    def raw(self) -> dict[str, Any]:
+        """Return the watchlist as plain data (for the analysis core's extra fields)."""
+        return self.model_dump(mode="json")
+
+
+def load_watchlist(path: str | Path) -> Watchlist:
+    """Return the validated watchlist at `path`; any problem is one ConfigError line."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"watchlist not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"watchlist {path} is not readable YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"watchlist {path} must be a mapping with name, parties, actors, ...")
+    try:
+        return Watchlist.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"watchlist {path}: {where}: {first['msg']}") from None

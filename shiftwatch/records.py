@@ -1,0 +1,213 @@
+"""Plain records passed between pipeline stages.
+
+Frozen, keyword-only dataclasses: a stage takes one kind and returns the next
+(`RawItem` -> `Document` -> `Mention` -> `StanceObservation` -> `Shift` -> `Alert`).
+No feedparser dict or ORM row travels more than one hop; stages that enrich a
+record return a copy made with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    FILE = "file"
+    FEED = "feed"
+    PAGE = "page"
+
+
+class EntityKind(StrEnum):
+    PARTY = "party"
+    ACTOR = "actor"
+    DEMAND = "demand"
+    VENUE = "venue"
+
+
+class Stance(StrEnum):
+    SUPPORTS = "supports"
+    OPPOSES = "opposes"
+    OPEN = "open"
+
+
+class DateSource(StrEnum):
+    """Where a document's publication time came from (analysts must know a guess from a fact)."""
+
+    SOURCE = "source"  # the feed entry, HTTP page metadata or front matter
+    MANIFEST = "manifest"  # a sample-data manifest
+    FETCHED = "fetched"  # no date given: the fetch time stands in, flagged
+    UNDATED = "undated"  # nothing known
+
+
+class RejectReason(StrEnum):
+    UNREADABLE = "unreadable"  # the file or response could not be read at all
+    UNDECODABLE = "undecodable"  # bytes that decode to no usable text
+    EMPTY = "empty"  # no text left after extraction
+    OVERSIZED = "oversized"  # over the configured size cap
+    MALFORMED = "malformed"  # front matter, XML or HTML too broken to use
+    UNSUPPORTED = "unsupported"  # a file type or content type we do not read
+    NOT_A_FEED = "not_a_feed"  # an HTML page or error page served where a feed was expected
+    UNSAFE = "unsafe"  # DOCTYPE/entity declarations, private addresses, bombs
+    HTTP_ERROR = "http_error"  # a status the fetcher cannot use
+    BAD_DATE = "bad_date"  # an absurd or unparseable date that could not be repaired
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawItem:
+    """Bytes as a connector fetched them, with what the source said about them."""
+
+    source_id: str
+    url: str
+    body: bytes
+    fetched_at: datetime
+    content_type: str = "text/plain"
+    title: str | None = None
+    published_at: datetime | None = None
+    language_hint: str | None = None
+    guid: str | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejected:
+    """An item a stage refused, with the reason: stored and counted, never silently dropped."""
+
+    source_id: str
+    item: str
+    stage: str
+    reason: RejectReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LanguageShare:
+    lang: str
+    share: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Segment:
+    """A paragraph or line of a document with its detected language (`und` when unsure)."""
+
+    start: int
+    end: int
+    lang: str
+    confidence: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MTArtifact:
+    """One piece of evidence that a text is machine-translated (or mis-decoded)."""
+
+    kind: str
+    evidence: str
+    start: int | None = None
+    end: int | None = None
+    weight: float = 0.0
+    detail: str = ""  # what the evidence means: "ru: железобетонные гарантии", "reads: канал"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Document:
+    """A normalized document: its text, where it came from, and what the stages found."""
+
+    id: str
+    source_id: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    content_hash: str
+    fetched_at: datetime
+    published_at: datetime | None = None
+    date_source: DateSource = DateSource.UNDATED
+    guid: str | None = None
+    raw_hash: str | None = None  # hash of the fetched bytes: unchanged input is skipped cheaply
+    kind: str | None = None  # e.g. "news-article", "tweet-thread" (from front matter/manifest)
+    body_end: int | None = None  # offset where reader comments or page chrome begin
+    language_hint: str | None = None
+    language: str = "und"
+    languages: tuple[LanguageShare, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    mt_score: float = 0.0
+    mt_artifacts: tuple[MTArtifact, ...] = ()
+    cluster_id: str | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Entity:
+    """A watchlist entry compiled for matching: aliases per language code."""
+
+    kind: EntityKind
+    id: str
+    name: str
+    party: str | None = None  # actors only: the party they speak for (None: commentator)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    opposite: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # demands: counter-concept
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Mention:
+    document_id: str
+    kind: EntityKind
+    entity_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StanceObservation:
+    """Who took which stance on which demand, where, and how sure we are."""
+
+    document_id: str
+    party_id: str
+    actor_id: str | None
+    demand_id: str
+    stance: Stance
+    confidence: float
+    evidence: str
+    evidence_start: int
+    published_at: datetime | None
+    machine_translated: bool = False
+    reported: bool = False  # an outlet's claim about what a third party said
+    statement_id: str | None = None
+    cluster_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Position:
+    party_id: str
+    demand_id: str
+    stance: Stance
+    since: datetime | None
+    observations: int
+    confidence: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Shift:
+    """A change of a party's position on a demand, with the evidence before and after."""
+
+    id: str
+    party_id: str
+    demand_id: str
+    from_stance: Stance
+    to_stance: Stance
+    at: datetime | None
+    evidence_document_ids: tuple[str, ...]
+    evidence: tuple[StanceObservation, ...] = ()
+    confirmed: bool = True  # False: a possible shift held until confirmed, never alerted
+    retroactive: bool = False  # found late about the past: recorded, not announced as new
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Alert:
+    id: str
+    shift_id: str
+    channel: str
+    dedupe_key: str
