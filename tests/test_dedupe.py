@@ -27,10 +27,12 @@ from shiftwatch.analysis.dedupe import (
     compare_shingles,
     content_hash,
     dedupe_item,
+    minhash_of_shingles,
     normalize_for_hash,
     shingle_set,
     signature_from_bytes,
     signature_of,
+    signature_of_shingles,
     signature_to_bytes,
 )
 
@@ -320,3 +322,24 @@ def test_planted_duplicates_meet_the_pinned_floors() -> None:
     for kind, floor in SYNTHETIC_RECALL_FLOOR_PER_KIND.items():
         assert quality[f"recall_{kind}"] >= floor, kind
     assert quality["follow_ups_merged"] == 0.0
+
+
+def test_signatures_equal_datasketch_minhash() -> None:
+    for name in ("000_b732dbf0c455a0ac.txt", "ru_a.txt"):
+        shingles = shingle_set(_text(name))
+        assert np.array_equal(
+            signature_of_shingles(shingles).hashvalues, minhash_of_shingles(shingles).hashvalues
+        )
+    many = np.unique(np.arange(0, 3_000_000_000, 150_001, dtype=np.uint64).astype(np.uint32))
+    assert len(many) > 8192  # more than one chunk
+    assert np.array_equal(
+        signature_of_shingles(many).hashvalues, minhash_of_shingles(many).hashvalues
+    )
+
+
+def test_cyrillic_copy_is_near_and_distinct_russian_story_is_not() -> None:
+    original, copy, other = (
+        shingle_set(_text(n)) for n in ("ru_a.txt", "ru_a_copy.txt", "ru_b.txt")
+    )
+    assert compare_shingles(original, copy)[0] >= 0.8
+    assert compare_shingles(original, other)[1] < 0.1
