@@ -15,7 +15,7 @@ lines, other quote marks) are found in three steps:
    to a changed word than 5 or 6 and gives fewer chance matches than 3.
 2. **MinHash LSH**: datasketch MinHash (`affine32` scheme, 128 permutations, seed fixed in
    `SEED`) over the shingle hashes; 42 bands of 3 rows, so a pair becomes a candidate with
-   probability 1-(1-J^3)^42: 0.30 at J=0.2, 0.68 at J=0.3, 0.94 at J=0.4, >0.99 at J>=0.5.
+   probability 1-(1-J^3)^42: 0.29 at J=0.2, 0.68 at J=0.3, 0.94 at J=0.4, >0.99 at J>=0.5.
    `DuplicateIndex` keeps the band keys in sorted numpy arrays (32-bit keys, 32-bit rows:
    336 bytes a document) and 16 bits of each MinHash value (256 bytes a document) to rank
    candidates; a lookup is a binary search per band, never a scan of the history.
@@ -92,6 +92,10 @@ _MIXERS = np.array(
      0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x94D049BB133111EB],
     dtype=np.uint64,
 )  # fmt: skip
+# Token -> CRC-32 memo: news vocabulary repeats, and hashing was half the shingling time.
+# Bounded (cleared past the cap, ~20 MB) so a long-running worker cannot grow without end.
+_TOKEN_CRC: dict[str, int] = {}
+_TOKEN_CACHE_MAX = 200_000
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=int)
 _PERM_A = _TEMPLATE.permutations[0].astype(np.uint32).reshape(-1, 1)  # a_k, odd
 _PERM_B = _TEMPLATE.permutations[1].astype(np.uint32).reshape(-1, 1)  # b_k
@@ -130,14 +134,21 @@ def shingle_set(text: str, words: int = SHINGLE_WORDS) -> np.ndarray:
     return shingles_of_normalized(normalize_for_hash(text), words)
 
 
+def _token_hashes(tokens: list[str]) -> np.ndarray:
+    """Return the CRC-32 of each token (stable across processes, unlike `hash`), memoized."""
+    if len(_TOKEN_CRC) > _TOKEN_CACHE_MAX:
+        _TOKEN_CRC.clear()
+    for token in set(tokens).difference(_TOKEN_CRC):
+        _TOKEN_CRC[token] = zlib.crc32(token.encode("utf-8"))
+    return np.fromiter(map(_TOKEN_CRC.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+
+
 def shingles_of_normalized(normalized: str, words: int = SHINGLE_WORDS) -> np.ndarray:
     """Return `shingle_set` of a text already passed through `normalize_for_hash`."""
     tokens = _TOKEN.findall(normalized)
     if not tokens:
         return np.empty(0, dtype=np.uint32)
-    hashes = np.fromiter(
-        (zlib.crc32(token.encode("utf-8")) for token in tokens), dtype=np.uint64, count=len(tokens)
-    )
+    hashes = _token_hashes(tokens)
     width = min(words, len(hashes))
     count = len(hashes) - width + 1
     combined = np.zeros(count, dtype=np.uint64)
@@ -266,7 +277,8 @@ def band_keys(hashvalues: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> n
     """Return the uint32 LSH key of each band, shape (..., bands), for one or many signatures."""
     values = hashvalues[..., : bands * rows].astype(np.uint64)
     values = values.reshape(*values.shape[:-1], bands, rows)
-    keys = np.broadcast_to(_BAND_SEEDS[:bands], values.shape[:-1]).copy()
+    keys = np.empty(values.shape[:-1], dtype=np.uint64)
+    keys[...] = _BAND_SEEDS[:bands]
     for row in range(rows):
         keys = (keys ^ values[..., row]) * _MIXERS[row]
         keys ^= keys >> np.uint64(31)
@@ -350,27 +362,24 @@ class DuplicateIndex:
         """Return the ids of indexed documents sharing a band with `signature`, best first."""
         return [candidate.document_id for candidate in self.candidates(signature)]
 
-    def candidates(self, signature: Signature, *, min_jaccard: float = 0.0) -> list[Candidate]:
+    def candidates(
+        self, signature: Signature, *, min_jaccard: float = 0.0, limit: int | None = None
+    ) -> list[Candidate]:
         """Return the documents sharing a band with `signature`, best estimated Jaccard first."""
         if signature.empty or not self._ids:
             return []
         rows = self._lookup(band_keys(signature.hashvalues, self.bands, self.rows))
-        if len(rows) == 0:
-            return []
         low16 = (signature.hashvalues & 0xFFFF).astype(np.uint16)
         jaccard = np.count_nonzero(self._low16[rows] == low16, axis=1) / NUM_PERM
+        keep = np.flatnonzero(jaccard >= min_jaccard)
+        keep = keep[np.argsort(-jaccard[keep], kind="stable")][:limit]
+        rows, jaccard = rows[keep], jaccard[keep]
         sizes = self._sizes[rows].astype(np.float64)
         common = jaccard * (sizes + signature.shingles) / (1.0 + jaccard)
-        containment = np.minimum(common / np.minimum(sizes, signature.shingles), 1.0)
-        order = np.argsort(-jaccard, kind="stable")
+        containment = np.minimum(common / np.maximum(np.minimum(sizes, signature.shingles), 1), 1)
         return [
-            Candidate(
-                document_id=self._ids[rows[i]],
-                jaccard=float(jaccard[i]),
-                containment=float(containment[i]),
-            )
-            for i in order
-            if jaccard[i] >= min_jaccard
+            Candidate(document_id=self._ids[row], jaccard=float(j), containment=float(c))
+            for row, j, c in zip(rows.tolist(), jaccard.tolist(), containment.tolist(), strict=True)
         ]
 
     def memory_bytes(self) -> int:
@@ -597,8 +606,8 @@ def _member(batch: _Batch, item: DedupeItem) -> _Member:
 
 def _shortlist(index: DuplicateIndex, signature: Signature) -> list[str]:
     """Return the stored candidates worth confirming for `signature`, best estimates first."""
-    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD)
-    return [candidate.document_id for candidate in found[:MAX_CONFIRM]]
+    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD, limit=MAX_CONFIRM)
+    return [candidate.document_id for candidate in found]
 
 
 def _load_stored(load: Loader, wanted: set[str], batch: _Batch) -> dict[str, DedupeItem]:

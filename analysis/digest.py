@@ -13,11 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
-FORMATS = {"text": "digest.txt.j2", "markdown": "digest.md.j2", "html": "digest.html.j2"}
+FORMATS = {
+    "text": "digest.txt.j2",
+    "markdown": "digest.md.j2",
+    "html": "digest.html.j2",
+    "slack": "digest.slack.j2",  # Slack mrkdwn; analysis/alerts.py wraps it in Block Kit
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +81,8 @@ class DigestData:
     rejections: tuple[tuple[str, str, str], ...] = ()  # (item, reason, detail)
     statements_by_venue: Mapping[str, int] = field(default_factory=dict)
     timeline_svg: str | None = None
+    sources: tuple[tuple[str, int], ...] = ()  # (source, documents), busiest first
+    until: datetime | None = None  # end of the window (None: up to generated_at)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -83,6 +91,23 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 def escape_markdown(text: object) -> str:
     """Return `text` with markdown syntax neutralised (news text must not format a digest)."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+_UNSAFE_IN_LINK = re.compile(r"[\s<>|()\"'`\[\]]")
+
+
+def safe_url(url: object, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Return `url` fit to be a link target (no javascript: or data: from a feed),
+    percent-encoding whatever could end a link in HTML, markdown or Slack; else ""."""
+    text = str(url or "").strip()
+    if urlsplit(text).scheme.lower() not in schemes:
+        return ""
+    return _UNSAFE_IN_LINK.sub(lambda m: quote(m.group(0), safe=""), text)
+
+
+def escape_slack(text: object) -> str:
+    """Return `text` safe inside Slack mrkdwn: no mention, link or markup can be injected."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _date(value: datetime | None) -> str:
@@ -97,16 +122,24 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["md"] = escape_markdown
+    env.filters["slack"] = escape_slack
+    # The digest may link local files (file://: documents read from a folder); alerts may not.
+    env.filters["href"] = lambda url: safe_url(url, ("http", "https", "file"))
     env.filters["date"] = _date
     env.filters["pct"] = lambda v: f"{100 * float(v):.0f}%"
     return env
 
 
+def template(name: str) -> jinja2.Template:
+    """Return a template of analysis/templates (alerts share the digest's filters)."""
+    return _environment().get_template(name)
+
+
 def render_digest(data: DigestData, fmt: str = "text") -> str:
-    """Return the digest in `fmt` (text, markdown or html)."""
+    """Return the digest in `fmt` (text, markdown, html or slack mrkdwn)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown digest format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return _environment().get_template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS)
+    return template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS)
 
 
 STANCE_MARKS = {"supports": "+", "opposes": "-", "open": "~", "": "."}

@@ -6,11 +6,16 @@ once) and then applied to batches; it holds no I/O and no state between document
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
+from shiftwatch.analysis.boundaries import find_body_end
+from shiftwatch.analysis.language import detect_languages
 from shiftwatch.analysis.mentions import compile_matcher
-from shiftwatch.records import Document, Entity, Mention, StanceObservation
+from shiftwatch.analysis.stance import compile_stance_model, demand_terms_from_watchlist
+from shiftwatch.analysis.translation import find_mt_artifacts
+from shiftwatch.records import Document, Entity, EntityKind, Mention, StanceObservation
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -25,14 +30,40 @@ class Analysis:
 class Analyzer:
     """The watchlist compiled for analysis; apply it to every new document of a run."""
 
-    def __init__(self, entities: Iterable[Entity], stop_phrases: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        entities: Iterable[Entity],
+        stop_phrases: Iterable[str] = (),
+        watchlist_raw: Mapping[str, Any] | None = None,
+    ) -> None:
         self.entities: tuple[Entity, ...] = tuple(entities)
         self.matcher = compile_matcher(self.entities, stop_phrases)
+        terms = demand_terms_from_watchlist(watchlist_raw) if watchlist_raw else None
+        self.stance_model = compile_stance_model(self.entities, terms)
+        # Person names feed the MT check for one name spelled several ways (Charap/Sharap).
+        self.names = tuple(sorted({
+            alias for e in self.entities if e.kind is EntityKind.ACTOR
+            for forms in e.aliases.values() for alias in forms if alias[:1].isupper()
+        }))
+
+    def describe(self, document: Document) -> Document:
+        """Return `document` with its languages, MT evidence and body end filled in."""
+        lang = detect_languages(document.text, hint=document.language_hint)
+        mt = find_mt_artifacts(document.text, language=lang.language, segments=lang.segments,
+                               names=self.names)
+        return replace(
+            document, language=lang.language, languages=lang.languages,
+            segments=lang.segments, mt_score=mt.score, mt_artifacts=mt.artifacts,
+            body_end=document.body_end if document.body_end is not None
+            else find_body_end(document.text),
+        )
 
     def analyze(self, document: Document) -> Analysis:
         """Return the analysis of one normalized document."""
+        document = self.describe(document)
         mentions = tuple(self.matcher.find(document.id, document.text))
-        return Analysis(document=document, mentions=mentions, stances=())
+        stances = tuple(self.stance_model.find(document, mentions))
+        return Analysis(document=document, mentions=mentions, stances=stances)
 
     def analyze_batch(self, documents: Sequence[Document]) -> list[Analysis]:
         """Return the analyses of `documents`, in order."""

@@ -40,7 +40,9 @@ from pathlib import Path
 from shiftwatch.analysis.dedupe import (
     BANDS,
     JACCARD_MIN,
+    MAX_CONFIRM,
     NUM_PERM,
+    PREFILTER_JACCARD,
     ROWS,
     DedupeItem,
     DuplicateIndex,
@@ -271,7 +273,7 @@ def rebuild_and_query(
     latencies = []
     for i in picks:
         started = time.perf_counter()
-        index.candidates(signatures[i], min_jaccard=0.15)
+        index.candidates(signatures[i], min_jaccard=PREFILTER_JACCARD, limit=MAX_CONFIRM)
         latencies.append(time.perf_counter() - started)
     latencies.sort()
     return {

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from shiftwatch.analysis.pipeline import Analyzer
 from shiftwatch.connectors.files import FolderBatch, read_folder
 from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items
+from shiftwatch.flows.positions import Announce, PositionResult, update_positions
 from shiftwatch.models import store
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.watchlist import load_watchlist
@@ -51,6 +52,14 @@ def ingest_task(
     return ingest_items(engine, analyzer, items, run_id, rejected)
 
 
+@task(name="positions-and-shifts", cache_policy=NO_CACHE, persist_result=False)
+def positions_task(
+    engine: Engine, result: IngestResult, run_id: str, announce: Announce | None
+) -> PositionResult:
+    """Replay the touched timelines, record shifts and queue their alerts."""
+    return update_positions(engine, result.pairs, result.new_document_ids, run_id, announce)
+
+
 @task(name="publish-health", cache_policy=NO_CACHE, persist_result=False)
 def publish_health(summary: dict[str, Any], sources: list[dict[str, Any]]) -> None:
     """Leave the run's per-source health table and summary in the Prefect UI."""
@@ -69,6 +78,8 @@ def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> 
         f"{summary['unchanged']} unchanged, {summary['rejected']} rejected",
         f"- languages: {summary['languages'] or 'none'}",
         f"- machine-translated: {summary['machine_translated']}",
+        f"- shifts: {summary.get('shifts', 0)} recorded, {summary.get('announced', 0)} announced, "
+        f"{summary.get('held', 0)} held, {summary.get('retroactive', 0)} retroactive",
         f"- sources: {len(sources)} ({sum(s['status'] != 'ok' for s in sources)} failing)",
     ]
     return "\n".join(lines)
@@ -112,7 +123,7 @@ def monitor(
     settings = load_settings(database_url=database_url, watchlist=watchlist)
     logger = get_run_logger()
     wl = load_watchlist(settings.watchlist)
-    analyzer = Analyzer(wl.entities(), wl.stop_phrases())
+    analyzer = Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
     engine = open_database(settings.database_url)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with session_scope(engine) as session:
@@ -126,7 +137,10 @@ def monitor(
     for h in health:
         counts = result.source(h.source_id)
         counts.kind, counts.latency_s = h.kind, h.latency_s
+    shifts = positions_task(engine, result, run_id, None)
     summary = _summarize(run_id, result, time.perf_counter() - started)
+    summary.update(shifts=len(shifts.shifts), announced=len(shifts.announced),
+                   held=len(shifts.held), retroactive=len(shifts.retroactive))
     sources = [asdict(c) for c in result.counts.values()]
     publish_health(summary, sources)
     with session_scope(engine) as session:

@@ -119,19 +119,25 @@ def _digest_document(
     )
 
 
-def _evidence(session: Session, items: list[dict[str, Any]]) -> tuple[DigestEvidence, ...]:
+def _evidence(
+    session: Session, items: list[dict[str, Any]], names: dict[tuple[str, str], str]
+) -> tuple[DigestEvidence, ...]:
     out = []
     for item in items:
         doc = session.get(t.Document, item.get("document_id"))
         out.append(DigestEvidence(
-            quote=str(item.get("evidence", "")), speaker=str(item.get("speaker") or
-                                                           item.get("actor_id") or
-                                                           item.get("party_id") or ""),
+            quote=str(item.get("evidence", "")), speaker=_speaker(item, names),
             source_title=doc.title if doc else "", url=doc.url if doc else "",
             published_at=doc.published_at if doc else None,
             machine_translated=bool(item.get("machine_translated")),
         ))
     return tuple(out)
+
+
+def _speaker(item: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
+    if item.get("actor_id"):
+        return names.get(("actor", item["actor_id"]), item["actor_id"])
+    return names.get(("party", item.get("party_id", "")), str(item.get("party_id", "")))
 
 
 def _shifts(
@@ -148,8 +154,8 @@ def _shifts(
             party=names.get(("party", s.party_id), s.party_id),
             demand=names.get(("demand", s.demand_id), s.demand_id),
             from_stance=s.from_stance, to_stance=s.to_stance, at=s.at,
-            retroactive=s.retroactive, before=_evidence(session, before),
-            after=_evidence(session, after),
+            retroactive=s.retroactive, before=_evidence(session, before, names),
+            after=_evidence(session, after, names),
         ))
     return tuple(out)
 

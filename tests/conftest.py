@@ -32,7 +32,7 @@ def watchlist():
 def analyzer(watchlist):
     from shiftwatch.analysis.pipeline import Analyzer
 
-    return Analyzer(watchlist.entities(), watchlist.stop_phrases())
+    return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.raw())
 
 
 def _postgres_reachable() -> str | None:

@@ -1,0 +1,175 @@
+"""Generic cue lexicons: YAML files per language under analysis/lexicons/, compiled once.
+
+A lexicon file is named `<name>.<lang>.yaml` (`speech.en.yaml`, `stance.ru.yaml`). Entries are
+phrases in a small syntax shared by every lexicon:
+
+- words separated by spaces match words separated by whitespace or a dash;
+- a word ending in `*` matches any continuation of it (inflection: `настаива*` → настаивает);
+- `...` stands for up to three arbitrary words (`ready ... to discuss`);
+- `!flag` words are not matched; they travel with the entry (`should !speaker`).
+
+Matching ignores case and treats ё as е and typographic apostrophes as `'`; the text is folded
+character for character, so offsets stay those of the document. All languages of a lexicon are
+merged into one pattern: the scripts and spellings rarely collide, and a sentence whose language
+detection failed still finds its cues.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+
+from shiftwatch.errors import ConfigError
+
+LEXICON_DIR = Path(__file__).parent / "lexicons"
+LANGUAGES = ("en", "ru", "uk")
+_FOLD = str.maketrans({"ё": "е", "Ё": "Е", "’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
+_WORD_GAP = r"(?:\s+|\s*[-‐‑‒–—]\s*)"
+_ANY_WORDS = r"(?:\W+\w+){0,3}?"
+_WORD = re.compile(r"\w+")
+
+T = TypeVar("T")
+
+
+def fold_text(text: str) -> str:
+    """Return `text` with ё and apostrophes folded, same length, so offsets carry over."""
+    return text.translate(_FOLD)
+
+
+@functools.cache
+def load_lexicon(name: str) -> dict[str, dict[str, Any]]:
+    """Return `{lang: data}` for every `name.<lang>.yaml` file (read once per process)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(LEXICON_DIR.glob(f"{name}.*.yaml")):
+        lang = path.name[len(name) + 1 : -len(".yaml")]
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ConfigError(f"lexicon {path} must be a mapping")
+        found[lang] = data
+    if not found:
+        raise ConfigError(f"no lexicon files named {name}.<lang>.yaml under {LEXICON_DIR}")
+    return found
+
+
+def merged_list(name: str, key: str) -> list[str]:
+    """Return the phrases listed under `key` in every language of lexicon `name`."""
+    out: list[str] = []
+    for data in load_lexicon(name).values():
+        out.extend(str(item) for item in data.get(key) or ())
+    return out
+
+
+def merged_weighted(name: str, key: str) -> list[tuple[str, float]]:
+    """Return `(phrase, weight)` from `key: {weight: [phrases]}` mappings in every language."""
+    out: list[tuple[str, float]] = []
+    for data in load_lexicon(name).values():
+        groups: Mapping[Any, Any] = data.get(key) or {}
+        for weight, phrases in groups.items():
+            out.extend((str(p), float(weight)) for p in phrases or ())
+    return out
+
+
+def split_flags(phrase: str) -> tuple[str, frozenset[str]]:
+    """Return the phrase without its `!flag` words, and those flags."""
+    words = phrase.split()
+    flags = frozenset(w[1:] for w in words if w.startswith("!") and len(w) > 1)
+    return " ".join(w for w in words if not w.startswith("!")), flags
+
+
+def phrase_pattern(phrase: str) -> str:
+    """Return the regex source for one lexicon phrase (see the module docstring)."""
+    parts: list[str] = []
+    for word in phrase.split():
+        if word == "...":
+            parts.append(_ANY_WORDS)
+            continue
+        stem = word.endswith("*") and len(word) > 1
+        body = fold_text(word.rstrip("*") if stem else word)
+        piece = re.escape(body) + (r"\w*" if stem else "")
+        parts.append(piece)
+    source = ""
+    for i, piece in enumerate(parts):
+        if i and piece != _ANY_WORDS and parts[i - 1] != _ANY_WORDS:
+            source += _WORD_GAP
+        elif i and parts[i - 1] == _ANY_WORDS:
+            source += r"\W+"
+        source += piece
+    suffix_like = re.match(r"n'\w", fold_text(phrase))  # "n't" ends a word: wasn't
+    head = r"(?<!\w)" if re.match(r"\w", fold_text(phrase)[:1]) and not suffix_like else ""
+    tail = r"(?!\w)" if re.search(r"[\w*]$", phrase) else ""
+    return head + source + tail
+
+
+@dataclass(frozen=True, slots=True)
+class Hit(Generic[T]):
+    start: int
+    end: int
+    value: T
+
+
+class PhraseSet(Generic[T]):
+    """Phrases indexed by their first word: a text costs one pass over its words plus a few
+    anchored matches per word that starts a phrase (a big alternation would try every phrase at
+    every offset). Each hit carries the value of its entry."""
+
+    def __init__(self, entries: Iterable[tuple[str, T]]) -> None:
+        unique: dict[str, T] = {}
+        for phrase, value in entries:
+            if phrase.strip():
+                unique.setdefault(phrase.strip(), value)
+        self._exact: dict[str, list[tuple[re.Pattern[str], T]]] = {}
+        self._stems: dict[str, list[tuple[re.Pattern[str], T]]] = {}
+        loose: list[tuple[str, T]] = []
+        for phrase, value in unique.items():
+            first = fold_text(phrase.split()[0]).lower()
+            if not re.fullmatch(r"\w+\*?", first) or re.match(r"n'\w", fold_text(phrase)):
+                loose.append((phrase, value))
+                continue
+            compiled = (re.compile(phrase_pattern(phrase), re.IGNORECASE), value)
+            index = self._stems if first.endswith("*") else self._exact
+            index.setdefault(first.rstrip("*"), []).append(compiled)
+        self._values: list[T] = [value for _, value in loose]
+        alternatives = [f"(?P<p{i}>{phrase_pattern(p)})" for i, (p, _) in enumerate(loose)]
+        self._loose = re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
+        self._stem_lengths = sorted({len(k) for k in self._stems}, reverse=True)
+        self._size = len(unique)
+
+    def finditer(self, folded: str, start: int = 0, end: int | None = None) -> Iterator[Hit[T]]:
+        """Yield the non-overlapping hits in `folded[start:end]`, leftmost-longest."""
+        stop = len(folded) if end is None else end
+        found = list(self._word_hits(folded, start, stop))
+        if self._loose is not None:
+            for match in self._loose.finditer(folded, start, stop):
+                group = match.lastgroup or "p0"
+                found.append(Hit(match.start(), match.end(), self._values[int(group[1:])]))
+        found.sort(key=lambda h: (h.start, -(h.end - h.start)))
+        last = -1
+        for hit in found:
+            if hit.start >= last and hit.end > hit.start:
+                last = hit.end
+                yield hit
+
+    def _word_hits(self, folded: str, start: int, stop: int) -> Iterator[Hit[T]]:
+        """Yield every phrase match that starts at a word of `folded[start:stop]`."""
+        for word in _WORD.finditer(folded, start, stop):
+            form = word.group().lower()
+            candidates = list(self._exact.get(form, ()))
+            for length in self._stem_lengths:
+                if length <= len(form):
+                    candidates.extend(self._stems.get(form[:length], ()))
+            best: Hit[T] | None = None
+            for pattern, value in candidates:
+                match = pattern.match(folded, word.start(), stop)
+                if match and (best is None or match.end() > best.end):
+                    best = Hit(match.start(), match.end(), value)
+            if best is not None:
+                yield best
+
+    def __bool__(self) -> bool:
+        return self._size > 0

@@ -1,0 +1,644 @@
+"""Speaker attribution: who says each sentence, in English, Russian and Ukrainian.
+
+Per sentence, in document order (a pronoun needs what came before it):
+
+1. Quotes (“…”, «…», „…“, "…") are found per paragraph; a quote may span sentences.
+2. Outside quotes, the first attribution that names someone wins: "according to X" /
+   «по словам X» / «за словами X»; a speech verb with its subject before it ("Ryabkov said",
+   "the diplomat stressed", "he added") or after it ("said the expert", «заявил Лавров»); a
+   headline colon ("Ryabkov: …") or a name right before a quote (`Ryabkov “…”`).
+3. A sentence inside a quote without its own attribution takes the quote's speaker, found in
+   the sentence where the quote opens or closes (`“…,” he said.`).
+
+Speakers are watchlist mentions (actors and parties: "Moscow", "the Kremlin" speak for their
+party), pronouns and role nouns (he, she, the minister, «глава МИД», «він») that point back to
+the last person named outside quotes, and commentators: actors without a party, role nouns such
+as "the expert", and bare plurals ("Pundits believe"). First person outside quotes is the
+author. Commentators and authors yield no party stance. The cue words live in
+`lexicons/speech.<lang>.yaml`; `Attributor` compiles them once per watchlist.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from shiftwatch.analysis.lexicon import PhraseSet, fold_text, merged_list
+from shiftwatch.analysis.normalize import split_paragraphs, split_sentences
+
+from shiftwatch.records import Entity, EntityKind, Mention
+
+MAX_SUBJECT_GAP = 14  # words between a subject and its speech verb ("X raised … and noted")
+MAX_INVERTED_GAP = 4  # words between a speech verb and a subject after it ("said the expert")
+SCARE_QUOTE_WORDS = 3  # a quote this short inside reported speech is a phrase, not a statement
+_WORD = re.compile(r"\w+")
+_OPENERS = {"“": "”", "«": "»", "„": "“”", '"': '"'}
+_PARENTHETICAL = re.compile(
+    r",\s*(?:who|which|whose|где|котор\w*|який|яка|яке|які|котр\w*)\b[^,]*,|\([^)]*\)",
+    re.IGNORECASE,
+)
+_HEADLINE_LEAD = re.compile(r"^[\s\d.)/#•*\-–—]*")
+
+
+class Mode(StrEnum):
+    """How a sentence's words reach the reader (direct quotes weigh most)."""
+
+    DIRECT = "direct"  # the speaker's own words, inside quotes
+    HEADLINE = "headline"  # "Ryabkov: …"
+    INDIRECT = "indirect"  # "X said that …", "according to X"
+    NARRATED = "narrated"  # no one is cited: the outlet (or the author) describes
+
+
+class Via(StrEnum):
+    NAME = "name"
+    PRONOUN = "pronoun"
+    ROLE = "role"
+    FIRST_PERSON = "first-person"
+    AUTHOR = "author"
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """Who speaks: an actor, a party, or a commentator (entity_id None: unnamed)."""
+
+    entity_id: str | None
+    party_id: str | None  # None: a commentator or the author, who speak for no party
+    is_party: bool
+    via: Via
+
+    @property
+    def commentator(self) -> bool:
+        """Return True when this speaker speaks for no party (analyst, author, reader)."""
+        return self.party_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A word or mention that may be the subject of a clause, resolved to a speaker."""
+
+    start: int
+    end: int
+    speaker: Speaker
+    after_preposition: bool
+    in_quote: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceAttribution:
+    """One sentence and who says it."""
+
+    start: int
+    end: int
+    speakers: tuple[Speaker, ...]
+    mode: Mode
+    cue_start: int  # where the attribution cue (verb, colon) starts; content lies around it
+    cue_end: int
+    quotes: tuple[tuple[int, int], ...]  # quoted spans (inside the marks) met in this sentence
+    candidates: tuple[Candidate, ...]  # subject candidates, in order
+
+    @property
+    def commentary(self) -> bool:
+        """Return True when the sentence is a commentator's or the author's, not a party's."""
+        return bool(self.speakers) and all(s.commentator for s in self.speakers)
+
+    def in_quote(self, pos: int) -> tuple[int, int] | None:
+        """Return the quoted span holding offset `pos`, if any."""
+        for start, end in self.quotes:
+            if start <= pos < end:
+                return (start, end)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    verbs: PhraseSet[str]
+    according: PhraseSet[str]
+    complementizers: PhraseSet[str]
+    pronouns: PhraseSet[
+        str
+    ]  # value: "subject", "object", "first-singular", "first-plural", "plural"
+    roles: PhraseSet[str]  # value: "official" or "commentator"
+    commentator_plurals: PhraseSet[str]
+    prepositions: frozenset[str]
+
+
+@functools.cache
+def _speech_cues() -> _Cues:
+    """Return the speech lexicons of every language, compiled (once per process)."""
+    pronouns: list[tuple[str, str]] = []
+    for key, value in (
+        ("person_pronouns", "subject"),
+        ("object_pronouns", "object"),
+        ("first_person_singular", "first-singular"),
+        ("first_person_plural", "first-plural"),
+        ("plural_pronouns", "plural"),
+    ):
+        pronouns.extend((p, value) for p in merged_list("speech", key))
+    roles: list[tuple[str, str]] = []
+    for key, value in (("official_roles", "official"), ("commentator_roles", "commentator")):
+        roles.extend(_role_phrases(merged_list("speech", key), value))
+    return _Cues(
+        verbs=PhraseSet((v, "verb") for v in merged_list("speech", "verbs")),
+        according=PhraseSet((a, "according") for a in merged_list("speech", "according")),
+        complementizers=PhraseSet((c, "that") for c in merged_list("speech", "complementizers")),
+        pronouns=PhraseSet(pronouns),
+        roles=PhraseSet(roles),
+        commentator_plurals=PhraseSet(
+            (c, "commentator") for c in merged_list("speech", "commentator_plurals")
+        ),
+        prepositions=frozenset(fold_text(p).lower() for p in merged_list("speech", "prepositions")),
+    )
+
+
+def _role_phrases(nouns: Iterable[str], value: str) -> list[tuple[str, str]]:
+    """Return role-noun phrases: after a determiner in English, bare where none is listed."""
+    determiners = merged_list("speech", "role_determiners")
+    out: list[tuple[str, str]] = []
+    for noun in nouns:
+        if re.search(r"[a-z]", noun):
+            out.extend((f"{d} ... {noun}", value) for d in determiners)
+            out.extend((f"{d} {noun}", value) for d in determiners)
+        else:
+            out.append((noun, value))
+    return out
+
+
+def find_quotes(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Return the spans inside quote marks in `text[start:end]` (one paragraph); nested quotes
+    of the same kind count as one, an unclosed quote runs to the end."""
+    stop = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    i = start
+    while i < stop:
+        ch = text[i]
+        if ch in _OPENERS and not _is_apostrophe_like(text, i):
+            close = _find_close(text, i, stop)
+            spans.append((i + 1, close))
+            i = close + 1
+            continue
+        i += 1
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _is_apostrophe_like(text: str, i: int) -> bool:
+    """Return True when a straight quote at `i` sits inside a word (inches, o"clock)."""
+    if text[i] != '"':
+        return False
+    before = text[i - 1] if i else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return before.isalnum() and after.isalnum()
+
+
+def _find_close(text: str, i: int, stop: int) -> int:
+    """Return the offset of the mark closing the quote opened at `i` (or `stop`)."""
+    opener = text[i]
+    closers = _OPENERS[opener]
+    depth = 0
+    j = i + 1
+    while j < stop:
+        ch = text[j]
+        if opener != '"' and ch == opener and opener != "„":
+            if depth == 0 and re.search(r"[.!?…]\s*[-–—]?[^\w]*\s$", text[max(i, j - 4) : j]):
+                return _implicit_close(text, i, j)
+            depth += 1
+        elif ch in closers:
+            if depth == 0:
+                return j
+            depth -= 1
+        j += 1
+    return stop
+
+
+_DASH_ATTRIBUTION = re.compile(r"[.!?…,]\s*[-–—]\s+\w")
+
+
+def _implicit_close(text: str, i: int, j: int) -> int:
+    """Return where an unclosed quote ends when a new one opens at `j`: before a dash-led
+    attribution ("… expansion. - said the expert."), else right before `j`."""
+    found = _DASH_ATTRIBUTION.search(text, i, j)
+    return found.start() + 1 if found else j - 1
+
+
+class Attributor:
+    """The speech lexicons and a watchlist's speakers; build once, use on every document."""
+
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        self.entities: dict[str, Entity] = {
+            e.id: e for e in entities if e.kind in (EntityKind.ACTOR, EntityKind.PARTY)
+        }
+        self.cues = _speech_cues()
+
+    def attribute(
+        self, text: str, mentions: Sequence[Mention], *, end: int | None = None
+    ) -> list[SentenceAttribution]:
+        """Return every sentence of `text[:end]` with its speakers, in order."""
+        limit = len(text) if end is None else min(end, len(text))
+        body = text[:limit]
+        folded = fold_text(body)
+        quotes = [q for p in split_paragraphs(body) for q in find_quotes(body, *p)]
+        speaking = sorted(
+            (m for m in mentions if m.end <= limit and m.entity_id in self.entities),
+            key=lambda m: m.start,
+        )
+        state = _State()
+        raw = [
+            self._sentence(body, folded, s, e, quotes, speaking, mentions, state)
+            for s, e in split_sentences(body)
+        ]
+        return _spread_quote_speakers(raw, quotes)
+
+    def _sentence(
+        self,
+        text: str,
+        folded: str,
+        start: int,
+        end: int,
+        quotes: Sequence[tuple[int, int]],
+        speaking: Sequence[Mention],
+        mentions: Sequence[Mention],
+        state: _State,
+    ) -> SentenceAttribution:
+        """Return one sentence's attribution and update the discourse state."""
+        local_quotes = tuple(
+            (max(a, start), min(b, end)) for a, b in quotes if a < end and b > start
+        )
+        ctx = _Context(text, folded, start, end, local_quotes, mentions, self.cues)
+        candidates = self._candidates(ctx, speaking, state)
+        found = (
+            self._according(ctx, candidates)
+            or self._speech_verb(ctx, candidates)
+            or self._headline(ctx, candidates)
+        )
+        speakers, mode, cue = found if found else ((), Mode.NARRATED, (start, start))
+        state.update(speakers, candidates, self.entities)
+        return SentenceAttribution(
+            start=start,
+            end=end,
+            speakers=speakers,
+            mode=mode,
+            cue_start=cue[0],
+            cue_end=cue[1],
+            quotes=local_quotes,
+            candidates=tuple(candidates),
+        )
+
+    def _candidates(
+        self, ctx: _Context, speaking: Sequence[Mention], state: _State
+    ) -> list[Candidate]:
+        """Return the possible subjects in a sentence (names, pronouns, role nouns), resolving
+        each pronoun against the people named before it."""
+        lo = bisect.bisect_left([m.start for m in speaking], ctx.start)
+        named = [m for m in speaking[lo:] if m.start < ctx.end]
+        actors = [m for m in named if self.entities[m.entity_id].kind == EntityKind.ACTOR]
+        events: list[tuple[int, int, str, object]] = [(m.start, m.end, "name", m) for m in named]
+        events += [
+            (h.start, h.end, "pronoun", h.value)
+            for h in ctx.cues.pronouns.finditer(ctx.folded, ctx.start, ctx.end)
+        ]
+        events += [
+            (h.start, h.end, "plural", h.value)
+            for h in ctx.cues.commentator_plurals.finditer(ctx.folded, ctx.start, ctx.end)
+            if not _overlaps(h.start, h.end, [(m.start, m.end) for m in named])
+        ]
+        events += [
+            (h.start, h.end, "role", h.value)
+            for h in ctx.cues.roles.finditer(ctx.folded, ctx.start, ctx.end)
+            if not _titles_name(ctx, h.start, h.end, actors)
+        ]
+        found: list[Candidate] = []
+        for start, end, kind, value in sorted(events, key=lambda e: e[0]):
+            speaker = self._resolve(ctx, start, end, kind, value, named, state)
+            if speaker is None:
+                continue
+            cand = self._candidate(ctx, start, end, speaker)
+            if found and found[-1].after_preposition and ctx.coordinated(found[-1].end, start):
+                cand = replace(cand, after_preposition=True)  # "with Washington and NATO"
+            found.append(cand)
+        return found
+
+    def _resolve(
+        self,
+        ctx: _Context,
+        start: int,
+        end: int,
+        kind: str,
+        value: object,
+        named: Sequence[Mention],
+        state: _State,
+    ) -> Speaker | None:
+        """Return the speaker one candidate stands for, updating who was last named."""
+        if kind == "name":
+            assert isinstance(value, Mention)
+            entity = self.entities[value.entity_id]
+            if entity.kind == EntityKind.ACTOR and ctx.in_quote(start) is None:
+                state.seen_actor(entity)
+            return self._named(value.entity_id)
+        if kind == "pronoun":
+            return self._pronoun(ctx, start, str(value), state)
+        if kind == "plural":
+            return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.ROLE)
+        return self._role(str(value), start, end, named, state)
+
+    def _candidate(self, ctx: _Context, start: int, end: int, speaker: Speaker) -> Candidate:
+        return Candidate(
+            start=start,
+            end=end,
+            speaker=speaker,
+            after_preposition=ctx.after_preposition(start),
+            in_quote=ctx.in_quote(start) is not None,
+        )
+
+    def _named(self, entity_id: str) -> Speaker:
+        entity = self.entities[entity_id]
+        if entity.kind == EntityKind.PARTY:
+            return Speaker(entity_id=entity.id, party_id=entity.id, is_party=True, via=Via.NAME)
+        return Speaker(entity_id=entity.id, party_id=entity.party, is_party=False, via=Via.NAME)
+
+    def _pronoun(self, ctx: _Context, pos: int, kind: str, state: _State) -> Speaker | None:
+        """Return who a pronoun stands for (first person outside quotes is the author)."""
+        if kind in ("subject", "object"):
+            return state.person(Via.PRONOUN)
+        if kind.startswith("first") and ctx.in_quote(pos) is None:
+            return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.AUTHOR)
+        if kind.startswith("first"):
+            return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.FIRST_PERSON)
+        return None
+
+    def _role(
+        self, kind: str, start: int, end: int, named: Sequence[Mention], state: _State
+    ) -> Speaker | None:
+        """Return who a role noun points back to; a party named inside it ("the US side") wins
+        unless the last person named belongs to it."""
+        if kind == "commentator":
+            return state.commentator()
+        inside = [m for m in named if start <= m.start < end]
+        party = next(
+            (
+                self.entities[m.entity_id]
+                for m in inside
+                if self.entities[m.entity_id].kind == EntityKind.PARTY
+            ),
+            None,
+        )
+        person = state.person(Via.ROLE)
+        if party is not None and (person is None or person.party_id != party.id):
+            return Speaker(entity_id=party.id, party_id=party.id, is_party=True, via=Via.ROLE)
+        return person
+
+    def _according(
+        self, ctx: _Context, candidates: Sequence[Candidate]
+    ) -> tuple[tuple[Speaker, ...], Mode, tuple[int, int]] | None:
+        """Return the speaker named after "according to" / «по словам», outside quotes."""
+        for hit in ctx.cues.according.finditer(ctx.folded, ctx.start, ctx.end):
+            if ctx.in_quote(hit.start):
+                continue
+            after = [
+                c
+                for c in candidates
+                if c.start >= hit.end
+                and not c.in_quote
+                and not ctx.possessive(c.end)
+                and ctx.words_between(hit.end, c.start) <= MAX_INVERTED_GAP
+            ]
+            if after:
+                return _group(after, ctx), Mode.INDIRECT, (hit.start, after[0].end)
+        return None
+
+    def _speech_verb(
+        self, ctx: _Context, candidates: Sequence[Candidate]
+    ) -> tuple[tuple[Speaker, ...], Mode, tuple[int, int]] | None:
+        """Return the subject of the first speech verb outside quotes that has one."""
+        subjects = [c for c in candidates if not c.in_quote]
+        for hit in ctx.cues.verbs.finditer(ctx.folded, ctx.start, ctx.end):
+            if ctx.in_quote(hit.start) or ctx.in_mention(hit.start):
+                continue
+            before = ctx.subject_before(subjects, hit.start)
+            if before:
+                return before, Mode.INDIRECT, (hit.start, ctx.skip_complementizer(hit.end))
+            after = [
+                c
+                for c in subjects
+                if c.start >= hit.end
+                and not c.after_preposition
+                and ctx.words_between(hit.end, c.start) <= MAX_INVERTED_GAP
+            ]
+            if after and ctx.inversion_allowed(hit.start):
+                return _group(after, ctx), Mode.INDIRECT, (hit.start, hit.end)
+        return None
+
+    def _headline(
+        self, ctx: _Context, candidates: Sequence[Candidate]
+    ) -> tuple[tuple[Speaker, ...], Mode, tuple[int, int]] | None:
+        """Return the speaker of "Name: …" or `Name “…”` at the start of a sentence."""
+        lead = _HEADLINE_LEAD.match(ctx.text, ctx.start, ctx.end)
+        first = lead.end() if lead else ctx.start
+        for cand in candidates:
+            if cand.in_quote or ctx.words_between(first, cand.start) > 2:
+                break
+            rest = ctx.text[cand.end : ctx.end].lstrip()
+            if rest[:1] == ":" or (rest[:1] in _OPENERS and cand.speaker.via == Via.NAME):
+                colon = ctx.text.index(rest[:1], cand.end)
+                return (cand.speaker,), Mode.HEADLINE, (cand.start, colon + 1)
+        return None
+
+
+class _State:
+    """What the text has said so far: the last person named, the last commentator."""
+
+    def __init__(self) -> None:
+        self.last_actor: Entity | None = None
+        self.last_commentator: Entity | None = None
+
+    def seen_actor(self, entity: Entity) -> None:
+        self.last_actor = entity
+        if entity.party is None:
+            self.last_commentator = entity
+
+    def person(self, via: Via) -> Speaker | None:
+        if self.last_actor is None:
+            return None
+        actor = self.last_actor
+        return Speaker(entity_id=actor.id, party_id=actor.party, is_party=False, via=via)
+
+    def commentator(self) -> Speaker:
+        ident = self.last_commentator.id if self.last_commentator else None
+        return Speaker(entity_id=ident, party_id=None, is_party=False, via=Via.ROLE)
+
+    def update(
+        self,
+        speakers: Sequence[Speaker],
+        candidates: Sequence[Candidate],
+        entities: dict[str, Entity],
+    ) -> None:
+        """Remember the sentence's speaker as the person pronouns now point to."""
+        for speaker in speakers:
+            entity = entities.get(speaker.entity_id or "")
+            if entity is not None and entity.kind == EntityKind.ACTOR:
+                self.seen_actor(entity)
+
+
+class _Context:
+    """One sentence with the document around it, and word-level helpers."""
+
+    def __init__(
+        self,
+        text: str,
+        folded: str,
+        start: int,
+        end: int,
+        quotes: tuple[tuple[int, int], ...],
+        mentions: Sequence[Mention],
+        cues: _Cues,
+    ) -> None:
+        self.text, self.folded, self.start, self.end = text, folded, start, end
+        self.quotes = quotes
+        self.cues = cues
+        self.mention_spans = [(m.start, m.end) for m in mentions if start <= m.start < end]
+        masked = _PARENTHETICAL.sub(lambda m: " " * len(m.group()), text[start:end])
+        self.masked = masked
+
+    def in_quote(self, pos: int) -> tuple[int, int] | None:
+        for a, b in self.quotes:
+            if a <= pos < b:
+                return (a, b)
+        return None
+
+    def in_mention(self, pos: int) -> bool:
+        return any(a <= pos < b for a, b in self.mention_spans)
+
+    def words_between(self, a: int, b: int) -> int:
+        return len(_WORD.findall(self.text, a, b)) if b > a else 0
+
+    def after_preposition(self, pos: int) -> bool:
+        """Return True when the word before `pos` is a preposition ("to Moscow")."""
+        before = _WORD.findall(self.folded, max(self.start, pos - 30), pos)
+        return bool(before) and before[-1].lower() in self.cues.prepositions
+
+    def coordinated(self, a: int, b: int) -> bool:
+        """Return True when only "and", "or" or a comma separate two offsets."""
+        between = self.folded[a:b].strip(" ,").lower()
+        return between in ("and", "or", "и", "или", "і", "та", "й", "або", "&")
+
+    def possessive(self, end: int) -> bool:
+        """Return True when a name ends in 's ("Russia's Tass"): an owner, not a speaker."""
+        return self.folded[end : end + 2] == "'s" or self.folded[end : end + 2] == "' "
+
+    def masked_out(self, pos: int) -> bool:
+        return self.masked[pos - self.start] == " " and not self.text[pos].isspace()
+
+    def subject_before(
+        self, subjects: Sequence[Candidate], verb: int
+    ) -> tuple[Speaker, ...] | None:
+        """Return the subject(s) closest before a verb: skipping relative clauses and
+        prepositional objects, joined by "and"."""
+        usable = [
+            c
+            for c in subjects
+            if c.end <= verb and not c.after_preposition and not self.masked_out(c.start)
+        ]
+        if not usable:
+            return None
+        last = usable[-1]
+        gap = self.text[last.end : verb]
+        if (
+            self.words_between(last.end, verb) - self._masked_words(last.end, verb)
+            > MAX_SUBJECT_GAP
+        ):
+            return None
+        if any(q in gap for q in '”»"') and gap.strip()[:1] not in ',”»"':
+            return None
+        group = [last]
+        for cand in reversed(usable[:-1]):
+            between = self.folded[cand.end : group[-1].start].strip(" ,").lower()
+            if between in ("and", "и", "і", "та", "й", "&", ""):
+                group.append(cand)
+            else:
+                break
+        return tuple(c.speaker for c in reversed(group))
+
+    def _masked_words(self, a: int, b: int) -> int:
+        segment = self.text[a:b]
+        kept = self.masked[a - self.start : b - self.start]
+        return len(_WORD.findall(segment)) - len(_WORD.findall(kept))
+
+    def inversion_allowed(self, verb: int) -> bool:
+        """Return True when a verb may take its subject after it: after a quote, a comma or a
+        dash (`“…,” said X`, «— заявил Лавров»), or at the start of the sentence."""
+        before = self.text[self.start : verb].rstrip()
+        return not before or before[-1] in ',”»"—–-:' or self.in_quote(verb - 2) is not None
+
+    def skip_complementizer(self, pos: int) -> int:
+        for hit in self.cues.complementizers.finditer(self.folded, pos, min(self.end, pos + 12)):
+            if not self.text[pos : hit.start].strip(" ,"):
+                return hit.end
+        return pos
+
+
+def _group(cands: Sequence[Candidate], ctx: _Context) -> tuple[Speaker, ...]:
+    """Return the first candidate and those joined to it by "and"."""
+    group = [cands[0]]
+    for cand in cands[1:]:
+        between = ctx.folded[group[-1].end : cand.start].strip(" ,").lower()
+        if between not in ("and", "и", "і", "та", "й", "&"):
+            break
+        group.append(cand)
+    return tuple(c.speaker for c in group)
+
+
+def _overlaps(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(a < end and start < b for a, b in spans)
+
+
+def _titles_name(ctx: _Context, start: int, end: int, actors: Sequence[Mention]) -> bool:
+    """Return True when a role noun is part of a named person's title ("министр … Лавров")."""
+    for m in actors:
+        if m.start < end and start < m.end:
+            return True
+        if m.start >= end and ctx.words_between(end, m.start) <= 3:
+            return True
+    return False
+
+
+def _spread_quote_speakers(
+    sentences: list[SentenceAttribution], quotes: Sequence[tuple[int, int]]
+) -> list[SentenceAttribution]:
+    """Return the sentences with each quote's speaker given to the quoted sentences that name
+    none; the speaker comes from the sentence where the quote closes, else where it opens."""
+    out = list(sentences)
+    for q_start, q_end in quotes:
+        touched = [i for i, s in enumerate(out) if s.start < q_end and s.end > q_start]
+        if not touched:
+            continue
+        source = next(
+            (
+                out[i]
+                for i in reversed(touched)
+                if out[i].speakers and not _inside(out[i], q_start, q_end)
+            ),
+            None,
+        )
+        if source is None:
+            continue
+        for i in touched:
+            sent = out[i]
+            if not sent.speakers:
+                out[i] = SentenceAttribution(
+                    start=sent.start,
+                    end=sent.end,
+                    speakers=source.speakers,
+                    mode=Mode.DIRECT,
+                    cue_start=sent.start,
+                    cue_end=sent.start,
+                    quotes=sent.quotes,
+                    candidates=sent.candidates,
+                )
+    return out
+
+
+def _inside(sent: SentenceAttribution, q_start: int, q_end: int) -> bool:
+    """Return True when the sentence's attribution cue lies inside the quote itself."""
+    return q_start <= sent.cue_start < q_end and sent.cue_start != sent.start

@@ -1,0 +1,605 @@
+"""Stance: who supports, opposes or is open to which demand, sentence by sentence.
+
+For every demand named in a sentence (a watchlist mention, or one of the demand's `opposite`
+aliases), the cues of its clause are read in order (lexicons `stance.<lang>.yaml`):
+
+- a cue before the demand governs it; `!after` cues govern a demand named before them
+  ("X would not change"); a negation flips the next cue, or the demand itself when no cue
+  follows it ("promised not to deploy strike weapons"); clause breaks ("but", ";") cut the chain;
+- polarity multiplies: favour (+1), against (-1), negations (-1), and the demand's wording: an
+  alias naming what the demand rules out (watchlist `forbids`, e.g. "expansion") or its
+  counter-concept (`opposite`, e.g. "open door") counts -1, so "categorically objects to
+  expansion" supports non-enlargement and "will not allow anyone to contradict the open door"
+  opposes it; a `topic` cue ("talks on", "the issue of") makes the alias name the demand itself;
+- an `open` cue (ready to discuss, makes it possible) gives `open`, or `opposes` when negated;
+- a chain of topic cues alone is a mention, not a stance.
+
+The holder is the subject of the outermost cue when the clause names one ("Washington refuses"),
+else the sentence's speaker (see speakers.py); `!speaker` cues (should, imperative) always
+belong to the speaker; `!other` cues ("no positive response") to the other side named as
+subject. First person in a quote is the quote's speaker. Commentators, the author of a thread
+and reader comments (text past `Document.body_end`) yield nothing.
+
+Confidence = attribution (direct quote 0.95, headline 0.9, reported speech 0.85, narration 0.65)
+x cue strength x 0.9 when the speaker was found through a pronoun or role noun x 0.8 for a
+claim about another party x 0.75 under a hedge x MT_FACTOR for machine-translated text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shiftwatch.analysis.boundaries import find_body_end, looks_like_thread
+from shiftwatch.analysis.lexicon import (
+    Hit,
+    PhraseSet,
+    fold_text,
+    load_lexicon,
+    merged_list,
+    split_flags,
+)
+from shiftwatch.analysis.speakers import (
+    Attributor,
+    Candidate,
+    Mode,
+    SentenceAttribution,
+    Speaker,
+    Via,
+)
+
+from shiftwatch.records import Document, Entity, EntityKind, Mention, Stance, StanceObservation
+
+try:  # written by another session; quoted evidence gets a statement id once it lands
+    from shiftwatch.analysis.statements import statement_key as _statement_key
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the tree
+    if exc.name != "shiftwatch.analysis.statements":
+        raise
+    _statement_key = None
+
+MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
+MT_ARTIFACT_WEIGHT = 0.5  # an artifact this heavy inside a sentence marks that sentence
+MT_FACTOR = 0.7  # machine-translated evidence weighs less
+MODE_WEIGHT = {Mode.DIRECT: 0.95, Mode.HEADLINE: 0.9, Mode.INDIRECT: 0.85, Mode.NARRATED: 0.65}
+RESOLVED_FACTOR = 0.9  # speaker found through a pronoun or role noun
+REPORTED_FACTOR = 0.8  # a speaker's claim about another party's stance
+HEDGE_FACTOR = 0.75  # may, might, reportedly
+INTENSIFIER_BONUS = 1.1
+MAX_SUBJECT_WORDS = 14  # words between a subject and the cue it governs
+MAX_CUE_GAP = 8  # words between the nearest cue and the demand it governs
+MAX_LINK_WORDS = 7  # words between two cues of one chain ("wants NATO to abandon")
+DIRECT_QUOTE_WORDS = 4  # a shorter quote is a phrase inside reported speech
+_WORD = re.compile(r"\w+")
+_COMMA = re.compile(r",|\s[-–—]\s")
+_CONJUNCTIONS = frozenset({"and", "и", "і", "та", "й", "або", "или", "or"})
+
+
+@dataclass(frozen=True, slots=True)
+class DemandTerms:
+    """How a demand's words lean: `forbids` words name what it rules out ("expansion"),
+    `opposite` aliases its counter-concept ("open door"), `neutral` aliases only the topic."""
+
+    forbids: tuple[str, ...] = ()
+    opposite: tuple[str, ...] = ()
+    neutral: tuple[str, ...] = ()
+
+
+def demand_terms_from_watchlist(raw: Mapping[str, Any]) -> dict[str, DemandTerms]:
+    """Return the `forbids` / `opposite` / `neutral` terms of each demand in a watchlist's plain
+    data (`Watchlist.raw()`), all languages merged."""
+    out: dict[str, DemandTerms] = {}
+    for demand in raw.get("demands") or ():
+        out[str(demand["id"])] = DemandTerms(
+            forbids=_flatten(demand.get("forbids")),
+            opposite=_flatten(demand.get("opposite")),
+            neutral=_flatten(demand.get("neutral")),
+        )
+    return out
+
+
+def _flatten(per_lang: Mapping[str, Iterable[str]] | None) -> tuple[str, ...]:
+    return tuple(str(f) for forms in (per_lang or {}).values() for f in forms)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    kind: str  # favour, against, open, topic, other
+    weight: float
+    flags: frozenset[str]
+
+    @property
+    def prefix(self) -> bool:
+        return "after" not in self.flags
+
+    @property
+    def postfix(self) -> bool:
+        return "after" in self.flags or "both" in self.flags
+
+
+@dataclass(frozen=True, slots=True)
+class _StanceCues:
+    cues: PhraseSet[_Cue]
+    negations: PhraseSet[bool]  # False: looks like a negation but is not ("not only")
+    hedges: PhraseSet[str]
+    irrealis: PhraseSet[str]
+    intensifiers: PhraseSet[str]
+    breaks: PhraseSet[str]
+
+
+@functools.cache
+def _stance_cues() -> _StanceCues:
+    """Return the stance lexicons of every language, compiled once per process."""
+    entries: list[tuple[str, _Cue]] = []
+    for data in load_lexicon("stance").values():
+        for kind, groups in (data.get("cues") or {}).items():
+            for weight, phrases in (groups or {}).items():
+                for phrase in phrases or ():
+                    text, flags = split_flags(str(phrase))
+                    entries.append((text, _Cue(kind=str(kind), weight=float(weight), flags=flags)))
+    negations = [(n, True) for n in merged_list("stance", "negations")]
+    negations += [(n, False) for n in merged_list("stance", "not_negations")]
+    return _StanceCues(
+        cues=PhraseSet(entries),
+        negations=PhraseSet(negations),
+        hedges=PhraseSet((h, "hedge") for h in merged_list("stance", "hedges")),
+        irrealis=PhraseSet((h, "irrealis") for h in merged_list("stance", "irrealis")),
+        intensifiers=PhraseSet((h, "intensifier") for h in merged_list("stance", "intensifiers")),
+        breaks=PhraseSet((b, "break") for b in merged_list("stance", "clause_breaks")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A demand named in a sentence, with the lean of its wording (+1, -1, 0 = topic only)."""
+
+    demand_id: str
+    start: int
+    end: int
+    polarity: int
+
+
+@dataclass(slots=True)
+class _Reading:
+    stance: Stance
+    weight: float
+    outer: Hit[_Cue]
+    postfix: bool
+    hedged: bool
+    intensified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    att: SentenceAttribution
+    text: str
+    folded: str
+    spans: tuple[tuple[int, int], ...]  # names of actors, parties, venues: no cue inside
+    cues: tuple[Hit[_Cue], ...]
+    negations: tuple[Hit[bool], ...]
+    breaks: tuple[Hit[str], ...]
+    hedges: tuple[Hit[str], ...]
+    irrealis: tuple[Hit[str], ...]
+    intensifiers: tuple[Hit[str], ...]
+    commas: tuple[Hit[str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _DocContext:
+    document: Document
+    thread: bool
+    mt: bool
+    artifacts: tuple[tuple[int, int], ...] = field(default=())
+
+
+class StanceModel:
+    """A watchlist compiled for stance finding: build once per run, apply to every document."""
+
+    def __init__(
+        self, entities: Iterable[Entity], demand_terms: Mapping[str, DemandTerms] | None = None
+    ) -> None:
+        self.entities = tuple(entities)
+        self.by_id = {e.id: e for e in self.entities}
+        self.demands = {e.id for e in self.entities if e.kind == EntityKind.DEMAND}
+        self.attributor = Attributor(self.entities)
+        self.cues = _stance_cues()
+        terms = demand_terms or {}
+        self.forbids = {d: PhraseSet((f, d) for f in t.forbids) for d, t in terms.items()}
+        self.neutral = {d: PhraseSet((f, d) for f in t.neutral) for d, t in terms.items()}
+        self.opposite_of = {d: PhraseSet((f, d) for f in t.opposite) for d, t in terms.items()}
+        self.opposite = PhraseSet(
+            (f, d) for d, t in terms.items() if d in self.demands for f in t.opposite
+        )
+
+    def find(self, document: Document, mentions: Sequence[Mention]) -> list[StanceObservation]:
+        """Return the stances taken in `document`'s body (reader comments excluded)."""
+        text = document.text
+        end = document.body_end if document.body_end is not None else find_body_end(text)
+        limit = len(text) if end is None else end
+        ctx = _DocContext(
+            document=document,
+            thread=document.kind in ("tweet-thread", "thread", "social") or looks_like_thread(text),
+            mt=document.mt_score >= MT_SCORE_THRESHOLD,
+            artifacts=tuple(
+                (a.start, a.end)
+                for a in document.mt_artifacts
+                if a.start is not None and a.end is not None and a.weight >= MT_ARTIFACT_WEIGHT
+            ),
+        )
+        targets = self._targets(text, mentions, limit)
+        if not targets:
+            return []
+        folded = fold_text(text[:limit])
+        sentences = self.attributor.attribute(text, mentions, end=limit)
+        spans = tuple(
+            sorted(
+                (m.start, m.end) for m in mentions if m.end <= limit and m.kind != EntityKind.DEMAND
+            )
+        )
+        out: list[StanceObservation] = []
+        for att in sentences:
+            inside = [t for t in targets if att.start <= t.start < att.end]
+            if inside and not att.commentary:
+                sentence = self._sentence(att, text, folded, spans)
+                out.extend(self._observe(ctx, sentence, inside))
+        return out
+
+    def _targets(self, text: str, mentions: Sequence[Mention], limit: int) -> list[_Target]:
+        """Return the demands named before `limit`, each with the lean of its wording."""
+        targets = [
+            _Target(m.entity_id, m.start, m.end, self._polarity(m.entity_id, m.text))
+            for m in mentions
+            if m.kind == EntityKind.DEMAND and m.end <= limit and m.entity_id in self.demands
+        ]
+        folded = fold_text(text[:limit])
+        taken = [(t.start, t.end) for t in targets]
+        for hit in self.opposite.finditer(folded):
+            if not any(a < hit.end and hit.start < b for a, b in taken):
+                targets.append(_Target(hit.value, hit.start, hit.end, -1))
+        return sorted(targets, key=lambda t: t.start)
+
+    def _polarity(self, demand_id: str, text: str) -> int:
+        """Return -1 when an alias names what the demand rules out (unless negated inside it,
+        "non-expansion", "wouldn't expand"), 0 for a topic-only alias, else +1."""
+        folded = fold_text(text)
+        opposite = self.opposite_of.get(demand_id)
+        if opposite and any(
+            h.start == 0 and h.end == len(folded) for h in opposite.finditer(folded)
+        ):
+            return -1
+        neutral = self.neutral.get(demand_id)
+        if neutral and any(h.start == 0 and h.end == len(folded) for h in neutral.finditer(folded)):
+            return 0
+        forbids = self.forbids.get(demand_id)
+        hits = list(forbids.finditer(folded)) if forbids else []
+        if not hits:
+            return 1
+        head = folded[: hits[0].start].lower()
+        negated = head.rstrip(" -(").endswith("non") or any(
+            h.value for h in self.cues.negations.finditer(head)
+        )
+        return 1 if negated else -1
+
+    def _sentence(
+        self, att: SentenceAttribution, text: str, folded: str, spans: Sequence[tuple[int, int]]
+    ) -> _Sentence:
+        """Return one sentence with its cue hits found once (cues inside mentions dropped)."""
+        local = tuple((a, b) for a, b in spans if a < att.end and b > att.start)
+
+        def free(hits: Iterable[Hit[Any]]) -> tuple[Hit[Any], ...]:
+            return tuple(h for h in hits if not any(a < h.end and h.start < b for a, b in local))
+
+        c = self.cues
+        s, e = att.start, att.end
+        return _Sentence(
+            att=att,
+            text=text,
+            folded=folded,
+            spans=local,
+            cues=free(c.cues.finditer(folded, s, e)),
+            negations=free(c.negations.finditer(folded, s, e)),
+            breaks=free(c.breaks.finditer(folded, s, e)),
+            hedges=free(c.hedges.finditer(folded, s, e)),
+            irrealis=free(c.irrealis.finditer(folded, s, e)),
+            intensifiers=free(c.intensifiers.finditer(folded, s, e)),
+            commas=tuple(
+                Hit(m.start(), m.end(), m.group().strip()) for m in _COMMA.finditer(folded, s, e)
+            ),
+        )
+
+    def _observe(
+        self, ctx: _DocContext, sent: _Sentence, targets: Sequence[_Target]
+    ) -> list[StanceObservation]:
+        """Return one observation per (holder, demand) in a sentence, best reading first."""
+        best: dict[tuple[str, str | None, str], tuple[int, StanceObservation]] = {}
+        for target in targets:
+            reading = _read(sent, target)
+            if reading is None:
+                continue
+            for holder, reported in self._holders(ctx, sent, target, reading):
+                obs = self._observation(ctx, sent, target, reading, holder, reported)
+                key = (obs.party_id, obs.actor_id, obs.demand_id)
+                rank = (0 if target.polarity == 0 else 1, obs.confidence)
+                if key not in best or rank > (best[key][0], best[key][1].confidence):
+                    best[key] = (rank[0], obs)
+        return [obs for _, obs in best.values()]
+
+    def _holders(
+        self, ctx: _DocContext, sent: _Sentence, target: _Target, reading: _Reading
+    ) -> list[tuple[Speaker, bool]]:
+        """Return who holds a reading, and whether it is a claim about another party."""
+        att = sent.att
+        cue = reading.outer
+        quote = _quote_of(att, cue.start, sent.text)
+        speakers = att.speakers if (quote or att.mode != Mode.NARRATED) else ()
+        subject = None if reading.postfix and speakers else _subject(sent, cue, quote)
+        flags = cue.value.flags
+        if subject is not None and subject.via in (Via.FIRST_PERSON,):
+            subject = None  # "we" in a quote: the speaker's side
+        if "other" in flags:
+            own = {s.party_id for s in speakers}
+            if subject is None or subject.commentator or subject.party_id in own:
+                return []
+            return [(subject, True)]
+        if "speaker" in flags and speakers:
+            chosen: list[tuple[Speaker, bool]] = [(s, False) for s in speakers]
+        elif subject is not None:
+            own = {s.party_id for s in speakers}
+            chosen = [(subject, bool(speakers) and subject.party_id not in own)]
+        else:
+            chosen = [(s, False) for s in speakers]
+        if att.mode == Mode.NARRATED and not quote and ctx.thread:
+            return []  # a thread's author describing a party is the author's own voice
+        return [(s, r) for s, r in chosen if not s.commentator and s.via != Via.AUTHOR]
+
+    def _observation(
+        self,
+        ctx: _DocContext,
+        sent: _Sentence,
+        target: _Target,
+        reading: _Reading,
+        holder: Speaker,
+        reported: bool,
+    ) -> StanceObservation:
+        att = sent.att
+        quote = _quote_of(att, target.start, sent.text) or _quote_of(
+            att, reading.outer.start, sent.text
+        )
+        mode = _mode(att, quote)
+        narrated = mode == Mode.NARRATED or (holder not in att.speakers)
+        confidence = MODE_WEIGHT[mode] * reading.weight
+        if holder.via in (Via.PRONOUN, Via.ROLE):
+            confidence *= RESOLVED_FACTOR
+        if reported and not narrated:
+            confidence *= REPORTED_FACTOR
+        if reading.hedged:
+            confidence *= HEDGE_FACTOR
+        if reading.intensified:
+            confidence *= INTENSIFIER_BONUS
+        mt = ctx.mt or any(a < att.end and att.start < b for a, b in ctx.artifacts)
+        if mt:
+            confidence *= MT_FACTOR
+        evidence = sent.text[att.start : att.end].strip()
+        return StanceObservation(
+            document_id=ctx.document.id,
+            party_id=holder.party_id or "",
+            actor_id=None if holder.is_party else holder.entity_id,
+            demand_id=target.demand_id,
+            stance=reading.stance,
+            confidence=round(min(confidence, 0.99), 3),
+            evidence=evidence,
+            evidence_start=att.start,
+            published_at=ctx.document.published_at,
+            machine_translated=mt,
+            reported=reported or mode == Mode.NARRATED,
+            statement_id=_statement(sent, quote, holder, target) if mode == Mode.DIRECT else None,
+            cluster_id=ctx.document.cluster_id,
+        )
+
+
+def _read(sent: _Sentence, target: _Target) -> _Reading | None:
+    """Return the stance a clause takes on one named demand, or None for a bare mention."""
+    lo, hi = _clause(sent, target)
+    chain, leftover = _prefix_chain(sent, lo, target.start)
+    post = _postfix_cue(sent, target.end, hi)
+    if not chain and post is None:
+        return None
+    items = [*chain, *([post] if post else [])]
+    if all(hit.value.kind == "topic" for hit, _ in items):
+        return None
+    if any(h.start < target.start and lo <= h.start for h in sent.irrealis):
+        return None
+    polarity = 1
+    # A topic cue nearest the demand ("refuses to discuss X") makes the alias name the issue.
+    topic = bool(chain) and chain[-1][0].value.kind == "topic" and post is None
+    is_open = False
+    for hit, sign in items:
+        polarity *= sign
+        if hit.value.kind == "against":
+            polarity = -polarity
+        is_open = is_open or hit.value.kind == "open"
+    if is_open:
+        stance = Stance.OPEN if polarity * (-1 if leftover else 1) > 0 else Stance.OPPOSES
+    else:
+        wording = 1 if topic or target.polarity == 0 else target.polarity
+        if leftover and target.polarity != 0:
+            wording = -wording
+        stance = Stance.SUPPORTS if polarity * wording > 0 else Stance.OPPOSES
+    polar = [hit for hit, _ in chain if hit.value.kind != "topic"]
+    outer = polar[0] if polar else post[0]  # type: ignore[index]
+    return _Reading(
+        stance=stance,
+        weight=max(h.value.weight for h, _ in items if h.value.kind != "topic"),
+        outer=outer,
+        postfix=not chain,
+        hedged=any(lo <= h.start < hi for h in sent.hedges),
+        intensified=any(lo <= h.start < hi for h in sent.intensifiers),
+    )
+
+
+def _clause(sent: _Sentence, target: _Target) -> tuple[int, int]:
+    """Return the clause around a demand: between the nearest breaks on either side."""
+    lo, hi = sent.att.start, sent.att.end
+    for hit in sent.breaks:
+        if hit.end <= target.start:
+            lo = max(lo, hit.end)
+        elif hit.start >= target.end:
+            hi = min(hi, hit.start)
+    return lo, hi
+
+
+def _prefix_chain(sent: _Sentence, lo: int, stop: int) -> tuple[list[tuple[Hit[_Cue], int]], bool]:
+    """Return the cues before a demand with their negation signs, and a negation left over."""
+    events: list[tuple[int, str, Hit[Any]]] = []
+    events += [
+        (h.start, "cue", h) for h in sent.cues if lo <= h.start and h.end <= stop and h.value.prefix
+    ]
+    events += [(h.start, "comma", h) for h in sent.commas if lo <= h.start < stop]
+    events += [(h.start, "neg", h) for h in sent.negations if lo <= h.start and h.end <= stop]
+    events.sort(key=lambda e: e[0])
+    chain: list[tuple[Hit[_Cue], int]] = []
+    pending = False
+    last = lo
+    for pos, kind, hit in events:
+        if pending and _conjunction_between(sent.folded, last, pos):
+            pending = False
+        if kind == "comma":
+            pending = False  # a negation left unabsorbed does not cross a comma
+        elif kind == "neg":
+            pending = pending or bool(hit.value)
+        else:
+            if "barrier" in hit.value.flags:
+                chain = []
+            elif chain and _words(sent.folded, chain[-1][0].end, hit.start) > MAX_LINK_WORDS:
+                chain = []  # too far apart to govern one another
+            elif chain and _conjunction_between(sent.folded, chain[-1][0].end, hit.start):
+                chain.pop()  # "prevent X and deny Y": coordinated, not nested
+            chain.append((hit, -1 if pending else 1))
+            pending = False
+        last = hit.end
+    if pending and _conjunction_between(sent.folded, last, stop):
+        pending = False
+    if chain and _words(sent.folded, chain[-1][0].end, stop) > MAX_CUE_GAP:
+        return [], False  # the nearest cue is too far from the demand to govern it
+    return chain, pending
+
+
+def _words(folded: str, a: int, b: int) -> int:
+    return len(_WORD.findall(folded, a, b)) if b > a else 0
+
+
+def _postfix_cue(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
+    """Return the first cue after a demand that governs what precedes it, with its sign."""
+    for hit in sent.cues:
+        if start <= hit.start < hi and (
+            _words(sent.folded, start, hit.start) > MAX_LINK_WORDS
+            or _conjunction_between(sent.folded, start, hit.start)
+            or any(start <= c.start < hit.start and c.value == "," for c in sent.commas)
+        ):
+            return None  # "…, and also mentioned the inadmissibility of …" governs nothing here
+        if start <= hit.start < hi and hit.value.postfix:
+            negated = any(start <= n.start < hit.start and n.value for n in sent.negations)
+            return hit, -1 if negated else 1
+        if start <= hit.start < hi and hit.value.kind != "topic":
+            return None
+    return None
+
+
+def _conjunction_between(folded: str, a: int, b: int) -> bool:
+    """Return True when "and" (и, та …) separates two offsets: a negation stops there."""
+    return any(w.lower() in _CONJUNCTIONS for w in _WORD.findall(folded, a, b))
+
+
+def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> Speaker | None:
+    """Return the nearest subject before a cue in its clause: not after a preposition, not a
+    possessive unless it owns the cue ("Russia's demands"), inside the same quote."""
+    att = sent.att
+    floor = att.cue_end if att.cue_end <= cue.start and att.mode != Mode.NARRATED else att.start
+    for hit in sent.breaks:
+        if hit.end <= cue.start:
+            floor = max(floor, hit.end)
+    best: Candidate | None = None
+    for cand in att.candidates:
+        if cand.end > cue.start or cand.start < floor or cand.after_preposition:
+            continue
+        if (quote is not None) != cand.in_quote:
+            continue
+        if quote is not None and not (quote[0] <= cand.start < quote[1]):
+            continue
+        gap = len(_WORD.findall(sent.folded, cand.end, cue.start))
+        if gap > MAX_SUBJECT_WORDS:
+            continue
+        possessive = (
+            sent.folded[cand.end : cand.end + 2] in ("'s", "' ")
+            or sent.folded[cand.end : cand.end + 1] == "'"
+        )
+        if possessive and gap > 1 and "other" not in cue.value.flags:
+            continue
+        best = cand
+        break  # the first name of the clause is its subject; later ones are objects
+    return best.speaker if best else None
+
+
+def _quote_of(att: SentenceAttribution, pos: int, text: str) -> tuple[int, int] | None:
+    """Return the quote holding `pos` when it is a statement, not a phrase in reported speech."""
+    quote = att.in_quote(pos)
+    if quote is None or len(_WORD.findall(text, *quote)) < DIRECT_QUOTE_WORDS:
+        return None
+    return quote
+
+
+def _mode(att: SentenceAttribution, quote: tuple[int, int] | None) -> Mode:
+    """Return how the evidence reached the reader: a real quote is direct speech."""
+    if not att.speakers:
+        return Mode.NARRATED
+    if quote is not None:
+        return Mode.DIRECT
+    return Mode.INDIRECT if att.mode == Mode.DIRECT else att.mode
+
+
+def _statement(
+    sent: _Sentence, quote: tuple[int, int] | None, holder: Speaker, target: _Target
+) -> str | None:
+    """Return the statement id of quoted evidence (same quote anywhere = one statement)."""
+    if _statement_key is None or quote is None:
+        return None
+    return _statement_key(
+        sent.text[quote[0] : quote[1]], speaker_id=holder.entity_id, entity_ids=[target.demand_id]
+    )
+
+
+_MODELS: dict[tuple[Any, ...], StanceModel] = {}
+
+
+def _model_key(
+    entities: Sequence[Entity], terms: Mapping[str, DemandTerms] | None
+) -> tuple[Any, ...]:
+    ents = tuple(
+        (e.kind, e.id, e.party, tuple(sorted((k, tuple(v)) for k, v in e.aliases.items())))
+        for e in entities
+    )
+    return (ents, tuple(sorted((terms or {}).items())))
+
+
+def compile_stance_model(
+    entities: Sequence[Entity], demand_terms: Mapping[str, DemandTerms] | None = None
+) -> StanceModel:
+    """Return the compiled model for a watchlist, cached: the same watchlist compiles once."""
+    key = _model_key(entities, demand_terms)
+    model = _MODELS.get(key)
+    if model is None:
+        model = _MODELS[key] = StanceModel(entities, demand_terms)
+    return model
+
+
+def find_stances(
+    document: Document,
+    mentions: Sequence[Mention],
+    watchlist_entities: Sequence[Entity],
+    *,
+    demand_terms: Mapping[str, DemandTerms] | None = None,
+) -> list[StanceObservation]:
+    """Return the stances taken in `document` (see the module docstring for the rules)."""
+    return compile_stance_model(watchlist_entities, demand_terms).find(document, mentions)

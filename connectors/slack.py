@@ -1,0 +1,155 @@
+"""Slack incoming webhook: post a Block Kit body, politely, keeping the webhook URL secret.
+
+- Pace: at most one message per `min_interval_s` (Slack allows about one a second per hook).
+- 429: wait `Retry-After` (at most `max_wait_s`, a few times), then give up as transient.
+- 5xx, 408, timeouts, connection errors: `TransientDeliveryError` (the outbox retries later).
+- Any other non-2xx: `PermanentDeliveryError` with Slack's short reason (`invalid_payload`,
+  `channel_not_found`, ...).
+
+The webhook URL is a credential (whoever holds it can post): it never appears in a log line,
+an exception message or a traceback from here. Errors are raised `from None` with a message
+scrubbed of the URL, and httpx's own request log lines are redacted while a client is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import httpx
+
+from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
+from shiftwatch.settings import SlackSettings
+
+MAX_WAIT_S = 30.0  # longest Retry-After we sit out inside one send; longer: retry later
+MAX_RATE_LIMITED = 2  # 429s sat out per message before handing back to the outbox
+REASON_CHARS = 200  # of Slack's error body kept in the error message
+REDACTED = "<slack-webhook>"
+
+
+class _Redact(logging.Filter):
+    """Replace the webhook URL in any record of the logger it is attached to."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret in record.getMessage():
+            record.msg = record.getMessage().replace(self.secret, REDACTED)
+            record.args = None
+        return True
+
+
+class SlackWebhook:
+    """A client for one incoming webhook; use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_wait_s: float = MAX_WAIT_S,
+    ) -> None:
+        self._url = settings.webhook_url.get_secret_value()
+        self._min_interval_s = settings.min_interval_s
+        self._max_wait_s = max_wait_s
+        self._sleep, self._clock = sleep, clock
+        self._last_post: float | None = None
+        self._client = httpx.Client(
+            transport=transport, timeout=settings.timeout_s, follow_redirects=False,
+            headers={"Content-Type": "application/json; charset=utf-8",
+                     "User-Agent": "shiftwatch/0.1"},
+        )
+        self._redact = _Redact(self._url)
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).addFilter(self._redact)
+
+    def __repr__(self) -> str:
+        return f"SlackWebhook({REDACTED})"
+
+    def __enter__(self) -> SlackWebhook:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool and stop redacting httpx's log lines."""
+        self._client.close()
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).removeFilter(self._redact)
+
+    def post(self, body: bytes) -> str:
+        """Post one JSON body; return Slack's answer once it accepted the message."""
+        wait = 0.0
+        for _ in range(MAX_RATE_LIMITED + 1):
+            self._pace()
+            response = self._send(body)
+            if response.status_code != 429:
+                return self._outcome(response)
+            wait = retry_after_s(response.headers.get("Retry-After"))
+            if wait > self._max_wait_s:
+                raise TransientDeliveryError(
+                    f"Slack rate-limited the webhook for {wait:.0f}s", retry_after=wait
+                )
+            self._sleep(wait)
+        raise TransientDeliveryError("Slack kept rate-limiting the webhook", retry_after=wait)
+
+    def _pace(self) -> None:
+        """Sleep so that posts start at least `min_interval_s` apart."""
+        if self._last_post is not None:
+            wait = self._min_interval_s - (self._clock() - self._last_post)
+            if wait > 0:
+                self._sleep(wait)
+        self._last_post = self._clock()
+
+    def _send(self, body: bytes) -> httpx.Response:
+        try:
+            return self._client.post(self._url, content=body)
+        except httpx.TimeoutException:
+            raise TransientDeliveryError("Slack webhook timed out") from None
+        except httpx.TransportError as exc:
+            reason = self._scrub(str(exc)) or type(exc).__name__
+            raise TransientDeliveryError(f"Slack webhook unreachable: {reason}") from None
+
+    def _outcome(self, response: httpx.Response) -> str:
+        """Return the accepted answer, or raise by status: 5xx/408 transient, else permanent."""
+        reason = self._scrub(response.text.strip()[:REASON_CHARS]) or response.reason_phrase
+        if response.is_success:
+            return f"{response.status_code} {reason}"
+        message = f"Slack webhook answered {response.status_code}: {reason}"
+        if response.status_code >= 500 or response.status_code == 408:
+            raise TransientDeliveryError(message)
+        raise PermanentDeliveryError(message)
+
+    def _scrub(self, text: str) -> str:
+        """Return `text` without the webhook URL or its secret path."""
+        path = httpx.URL(self._url).path
+        text = text.replace(self._url, REDACTED)
+        return text.replace(path, REDACTED) if len(path) > 1 else text
+
+
+def retry_after_s(value: str | None, default: float = 1.0) -> float:
+    """Return the wait a Retry-After header asks for (seconds or an HTTP date), >= 0."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
