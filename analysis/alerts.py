@@ -93,13 +93,18 @@ def slack_alert_payload(shift: DigestShift, key: str) -> dict[str, Any]:
     facts = [
         ("Party", escape_slack(shift.party)),
         ("Demand", escape_slack(shift.demand)),
-        ("From → to", f"{STANCE_EMOJI.get(shift.from_stance, '')} ~{shift.from_stance}~ → "
-                      f"{STANCE_EMOJI.get(shift.to_stance, '')} *{shift.to_stance}*"),
+        (
+            "From → to",
+            f"{STANCE_EMOJI.get(shift.from_stance, '')} ~{shift.from_stance}~ → "
+            f"{STANCE_EMOJI.get(shift.to_stance, '')} *{shift.to_stance}*",
+        ),
         ("Since", f"{shift.at:%Y-%m-%d}" if shift.at else "undated"),
     ]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _plain(line, 150),
-                                    "emoji": True}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _plain(line, 150), "emoji": True},
+        },
         {"type": "section", "fields": [_mrkdwn(f"*{k}*\n{v}") for k, v in facts]},
     ]
     if any(e.machine_translated for e in (*shift.before, *shift.after)):
@@ -109,8 +114,12 @@ def slack_alert_payload(shift: DigestShift, key: str) -> dict[str, Any]:
     blocks += _slack_evidence("Before", shift.before) + _slack_evidence("After", shift.after)
     footer = f"shiftwatch alert · key `{escape_slack(key)}`"
     blocks.append({"type": "context", "elements": [_mrkdwn(footer)]})
-    return {"text": escape_slack(line), "blocks": blocks[:SLACK_MAX_BLOCKS],
-            "unfurl_links": False, "unfurl_media": False}
+    return {
+        "text": escape_slack(line),
+        "blocks": blocks[:SLACK_MAX_BLOCKS],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 def _plain(text: str, limit: int) -> str:
@@ -121,11 +130,18 @@ def _plain(text: str, limit: int) -> str:
 
 def email_alert(shift: DigestShift, key: str) -> EmailContent:
     """Return the subject, text and HTML of the email announcing one shift."""
-    context = {"s": shift, "key": key, "headline": headline(shift), "safe_url": safe_url,
-               "limit": EVIDENCE_PER_SIDE, "clip": _clip,
-               "mt": any(e.machine_translated for e in (*shift.before, *shift.after))}
+    context = {
+        "s": shift,
+        "key": key,
+        "headline": headline(shift),
+        "safe_url": safe_url,
+        "limit": EVIDENCE_PER_SIDE,
+        "clip": _clip,
+        "mt": any(e.machine_translated for e in (*shift.before, *shift.after)),
+    }
     return EmailContent(
-        subject=_subject(f"[shiftwatch] {headline(shift)}"),
+        # ASCII arrow: Python folds a long subject around an encoded "→" with a stray space.
+        subject=_subject(f"[shiftwatch] {headline(shift).replace('→', '->')}"),
         text=template("alert.txt.j2").render(**context),
         html=template("alert.html.j2").render(**context),
     )
@@ -147,8 +163,12 @@ def digest_slack_payload(data: DigestData) -> dict[str, Any]:
     if len(blocks) > SLACK_MAX_BLOCKS:
         blocks = blocks[: SLACK_MAX_BLOCKS - 1]
         blocks.append({"type": "context", "elements": [_mrkdwn("(cut: see the HTML digest)")]})
-    return {"text": escape_slack(title), "blocks": blocks, "unfurl_links": False,
-            "unfurl_media": False}
+    return {
+        "text": escape_slack(title),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -184,8 +204,9 @@ def email_digest(data: DigestData) -> EmailContent:
     """Return the digest as an email: the text and HTML renderings of the same data."""
     window = f"since {data.since:%Y-%m-%d %H:%M} UTC" if data.since else "everything stored"
     return EmailContent(
-        subject=_subject(f"[shiftwatch] digest: {data.watchlist} ({window}, "
-                         f"{len(data.shifts)} shifts)"),
+        subject=_subject(
+            f"[shiftwatch] digest: {data.watchlist} ({window}, {len(data.shifts)} shifts)"
+        ),
         text=render_digest(data, "text"),
         html=render_digest(data, "html"),
     )

@@ -11,15 +11,19 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import charset_normalizer
+import lxml.etree
+import lxml.html
 import trafilatura
 import yaml
 from dateutil import parser as dateparser
 
 from shiftwatch.analysis.dedupe import content_hash
+from shiftwatch.analysis.mojibake import repair_text
 from shiftwatch.analysis.normalize import normalize_text
 from shiftwatch.analysis.urls import canonicalize_url
 from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectReason
@@ -52,13 +56,16 @@ def build_document(raw: RawItem) -> Document | Rejected:
 def _build(raw: RawItem) -> Document:
     text = decode_bytes(raw.body, raw.content_type)
     meta: dict[str, Any] = dict(raw.meta)
-    if "html" in raw.content_type:
+    if "html" in raw.content_type and "feed_url" in raw.meta:
+        text = html_to_text(text)  # a feed entry's HTML is a fragment, not a page
+    elif "html" in raw.content_type:
         text, html_meta = _extract_html(text, raw.url)
         meta = {**html_meta, **meta}
     else:
         text, front = split_front_matter(text)
         meta.update(front)
-    text = normalize_text(text)
+    text, repaired = repair_text(text)
+    text = normalize_text(text, repair=False)
     if not text:
         raise _Reject(RejectReason.EMPTY, "no text after extraction")
     url = str(meta.get("url") or raw.url)
@@ -70,6 +77,8 @@ def _build(raw: RawItem) -> Document:
         content_hash=content_hash(text), fetched_at=raw.fetched_at, published_at=published,
         date_source=date_source, guid=raw.guid, raw_hash=raw_hash(raw), kind=_str(meta.get("kind")),
         language_hint=_str(meta.get("language")) or raw.language_hint,
+        # Offsets of repaired lines refer to the text before normalization: dropped.
+        mt_artifacts=tuple(replace(a, start=None, end=None) for a in repaired),
     )
 
 
@@ -132,9 +141,47 @@ def _extract_html(html: str, url: str) -> tuple[str, dict[str, Any]]:
     except Exception as exc:  # trafilatura raises a zoo of parser errors on broken markup
         raise _Reject(RejectReason.MALFORMED, f"HTML could not be parsed: {exc}") from None
     if result is None or not (result.text or "").strip():
-        raise _Reject(RejectReason.EMPTY, "no article text found in the HTML")
+        fallback = html_to_text(html)  # short pages trafilatura will not call an article
+        if not fallback.strip():
+            raise _Reject(RejectReason.EMPTY, "no article text found in the HTML")
+        return fallback, {}
     meta = {"title": result.title, "published": result.date, "language": result.language}
     return result.text, {k: v for k, v in meta.items() if v}
+
+
+_BLOCKS = frozenset("p div br li h1 h2 h3 h4 h5 h6 blockquote tr section article header "
+                    "footer pre ul ol table figure figcaption dd dt".split())
+_DROP = frozenset("script style noscript template iframe object embed svg math head".split())
+
+
+def html_to_text(html: str) -> str:
+    """Return the text of an HTML fragment, one line per block, scripts and styles dropped."""
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return html if "<" not in html else ""
+    parts: list[str] = []
+    _walk(root, parts)
+    return "".join(parts)
+
+
+def _walk(element: lxml.html.HtmlElement, parts: list[str]) -> None:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag in _DROP:
+        if element.tail:
+            parts.append(element.tail)
+        return
+    block = tag in _BLOCKS
+    if block:
+        parts.append("\n")
+    if element.text and tag:
+        parts.append(element.text)
+    for child in element:
+        _walk(child, parts)
+    if block:
+        parts.append("\n")
+    if element.tail:
+        parts.append(element.tail)
 
 
 def _publication(raw: RawItem, meta: dict[str, Any]) -> tuple[datetime | None, DateSource]:

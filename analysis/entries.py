@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from shiftwatch.analysis.dedupe import content_hash
 from shiftwatch.analysis.urls import canonicalize_url
-
 from shiftwatch.records import RawItem
 
 

@@ -337,7 +337,7 @@ def decide_piece(piece: str, detector: Detector) -> tuple[str, float]:
     lang, probability = _check_letters(lowered, letters, lang, probability, decisive, strong)
     floor = SHORT_PROBABILITY if letters < SHORT_LETTERS else MIN_PROBABILITY
     if probability < floor:
-        return UNDETERMINED, probability
+        return UNDETERMINED, 0.0
     return lang, probability
 
 
@@ -452,9 +452,9 @@ def _primary(
     if not known:
         return _whole_text_language(text, segments, hint, detector, allowed)
     best = known[0]
-    if hint and len(known) > 1 and hint in (known[0].lang, known[1].lang):
-        if known[0].share - known[1].share < HINT_MARGIN:
-            best = known[0] if known[0].lang == hint else known[1]
+    close = len(known) > 1 and known[0].share - known[1].share < HINT_MARGIN
+    if hint and close and hint in (known[0].lang, known[1].lang):
+        best = known[0] if known[0].lang == hint else known[1]
     return best.lang, round(best.share * _mean_confidence(segments, best.lang), 3)
 
 

@@ -22,7 +22,7 @@ from shiftwatch.records import MTArtifact
 
 KIND = "mojibake"
 REPAIRED_WEIGHT = 0.2  # repaired mis-decoding: a sloppy pipeline upstream, weak MT evidence
-UNREPAIRED_WEIGHT = 0.35  # mis-decoding still in the text: an unreviewed automatic pipeline
+UNREPAIRED_WEIGHT = 0.3  # mis-decoding still in the text: an unreviewed automatic pipeline
 EVIDENCE_CHARS = 80
 
 # ftfy without its typographic clean-ups: only encoding repairs, control characters, line breaks

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import re
 
-import ftfy
+from shiftwatch.analysis.mojibake import repair_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-# ftfy's defaults, minus the ones that change what a reader sees (quotes stay typographic).
-_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, explain=False)
 
 
-def normalize_text(text: str) -> str:
-    """Return `text` repaired by ftfy with uniform newlines, spaces and no control characters."""
-    text = ftfy.fix_text(text, _FTFY)
+def normalize_text(text: str, *, repair: bool = True) -> str:
+    """Return `text` (mojibake repaired unless done already) with tidy newlines and spaces."""
+    if repair:
+        text = repair_text(text)[0]
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
     text = _CONTROL.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
@@ -41,9 +40,7 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
 # whitespace and an opening capital, digit or quote; abbreviations below do not end one.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[\w\d#@])")
 _ABBREVIATIONS = frozenset(
-    "u.s u.k u.n mr mrs ms dr st jan feb mar apr jun jul aug sep sept oct nov dec "
-    "gen col lt sgt prof no vs etc inc corp co jr sr e.g i.e т.е т.д т.п г им ул "
-    "св ген проф пол д.м.н".split()
+    ["u.s", "u.k", "u.n", "mr", "mrs", "ms", "dr", "st", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "col", "lt", "sgt", "prof", "no", "vs", "etc", "inc", "corp", "co", "jr", "sr", "e.g", "i.e", "т.е", "т.д", "т.п", "г", "им", "ул", "св", "ген", "проф", "пол", "д.м.н"]
 )
 
 

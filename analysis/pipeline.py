@@ -14,7 +14,7 @@ from shiftwatch.analysis.boundaries import find_body_end
 from shiftwatch.analysis.language import detect_languages
 from shiftwatch.analysis.mentions import compile_matcher
 from shiftwatch.analysis.stance import compile_stance_model, demand_terms_from_watchlist
-from shiftwatch.analysis.translation import find_mt_artifacts
+from shiftwatch.analysis.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.records import Document, Entity, EntityKind, Mention, StanceObservation
 
 
@@ -51,9 +51,10 @@ class Analyzer:
         lang = detect_languages(document.text, hint=document.language_hint)
         mt = find_mt_artifacts(document.text, language=lang.language, segments=lang.segments,
                                names=self.names)
+        artifacts = (*document.mt_artifacts, *mt.artifacts)  # repaired mojibake comes first
         return replace(
             document, language=lang.language, languages=lang.languages,
-            segments=lang.segments, mt_score=mt.score, mt_artifacts=mt.artifacts,
+            segments=lang.segments, mt_score=score_artifacts(artifacts), mt_artifacts=artifacts,
             body_end=document.body_end if document.body_end is not None
             else find_body_end(document.text),
         )

@@ -29,7 +29,6 @@ from shiftwatch.analysis.positions import (
     group_pairs,
     observation_key,
 )
-
 from shiftwatch.records import Shift, Stance, StanceObservation
 
 

@@ -29,7 +29,6 @@ from enum import StrEnum
 
 from shiftwatch.analysis.lexicon import PhraseSet, fold_text, merged_list
 from shiftwatch.analysis.normalize import split_paragraphs, split_sentences
-
 from shiftwatch.records import Entity, EntityKind, Mention
 
 MAX_SUBJECT_GAP = 14  # words between a subject and its speech verb ("X raised … and noted")

@@ -50,7 +50,6 @@ from shiftwatch.analysis.speakers import (
     Speaker,
     Via,
 )
-
 from shiftwatch.records import Document, Entity, EntityKind, Mention, Stance, StanceObservation
 
 try:  # written by another session; quoted evidence gets a statement id once it lands

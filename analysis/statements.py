@@ -19,20 +19,23 @@ re-quoting. The rule (`statement_key`):
 Speakers are ids (`ryabkov`) or raw names; both reduce to the transliterated, case-folded last
 word, so "Рябков", "Sergei Ryabkov" and the id `ryabkov` agree.
 
+The key is coarse on purpose (only what survives translation): two different remarks by one
+speaker about the same entities, with no numbers, share it. Time separates them: given
+`published_at`, `statement_key` appends the UTC day (`key@YYYYMMDD`), so the same words said
+again another day are another statement, and a stage that counts one unit per statement id
+(positions) cannot fold a later restatement into an old one. Echoes published across midnight
+then make two units; `group_statements` and `collapse_echoes` avoid that by chaining instead.
+
 `group_statements` turns reports into `Statement`s with an echo count and a first-seen time:
-reports sharing a key, or sharing a quote fingerprint (one outlet names the speaker, another
-does not), are one statement while each is published within `WINDOW` of the previous one. A
-later chain of the same key (said again after a silence) is a new statement `key@YYYYMMDD`.
+reports sharing a key (without the day), or a quote fingerprint (one outlet names the speaker,
+another does not), are one statement while each is published within `WINDOW` of the previous
+one; the statement's id is the key with the day it was first seen.
 
 `collapse_echoes` is the positions stage's side: one `StanceObservation` per (statement id,
-party, demand, stance) chained within `WINDOW`, so echoes count once but a reversal, or the same
-words said again after a silence, still count.
+party, demand, stance) chained within `WINDOW`: echoes count once, a reversal always counts.
 
-Known limits: the key is coarse on purpose (what survives translation): two different remarks
-by one speaker about the same entities, with no numbers, are one key; `collapse_echoes` keeps
-them apart only when their stances differ or they are more than `WINDOW` apart. Entity ids are
-the caller's: pass those found inside the quote or its sentence, not the whole document's, or
-two outlets' reports of one quote will disagree.
+Entity ids are the caller's: pass those found inside the quote or its sentence, not the whole
+document's, or two outlets' reports of one quote will disagree.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ from pathlib import Path
 
 import yaml
 from anyascii import anyascii
-from shiftwatch.analysis.dedupe import normalize_for_hash, tokenize
 
+from shiftwatch.analysis.dedupe import normalize_for_hash, tokenize
 from shiftwatch.records import StanceObservation
 
 MIN_QUOTE_WORDS = 4  # shorter quoted spans ("so-called", "red lines") are not fingerprints
@@ -99,9 +102,27 @@ class Statement:
 
 
 def statement_key(
+    quote_text: str,
+    *,
+    speaker_id: str | None,
+    entity_ids: Collection[str],
+    published_at: datetime | None = None,
+) -> str | None:
+    """Return the id shared by every report of this statement, in any language (rule above).
+
+    With `published_at`, the key ends in the UTC day (`@YYYYMMDD`): the same words said again
+    another day are another statement. Pass it when the id is used as is to count once.
+    """
+    key = _content_key(quote_text, speaker_id=speaker_id, entity_ids=entity_ids)
+    if key is None or published_at is None:
+        return key
+    return f"{key}@{_aware(published_at).astimezone(UTC):%Y%m%d}"
+
+
+def _content_key(
     quote_text: str, *, speaker_id: str | None, entity_ids: Collection[str]
 ) -> str | None:
-    """Return the id shared by every report of this statement, in any language (rule above)."""
+    """Return the statement key without a day: speaker + anchors, else the quote fingerprint."""
     speaker = speaker_token(speaker_id) if speaker_id else ""
     quoted = " ".join(quoted_spans(quote_text)) or quote_text
     anchors = sorted({e for e in entity_ids if e and e != speaker_id} - {speaker})
@@ -221,7 +242,7 @@ def _within(last: datetime | None, when: datetime | None, window: timedelta) -> 
 def _report_keys(report: StatementReport) -> list[str]:
     """Return the keys a report can be matched by: its statement key and quote fingerprint."""
     keys = []
-    key = statement_key(
+    key = _content_key(
         report.quote_text, speaker_id=report.speaker_id, entity_ids=report.entity_ids
     )
     if key is not None:
@@ -252,13 +273,11 @@ def _open_chain(
 def _statements(chains: list[list[StatementReport]]) -> list[Statement]:
     """Return one `Statement` per chain; repeated keys after a silence get a dated id."""
     statements = []
-    seen_keys: set[str] = set()
     for chain in chains:
         first = chain[0]
         key = _chain_key(chain)
         when = first.published_at
-        statement_id = key if key not in seen_keys or when is None else f"{key}@{when:%Y%m%d}"
-        seen_keys.add(key)
+        statement_id = key if when is None else f"{key}@{_aware(when).astimezone(UTC):%Y%m%d}"
         documents = tuple(dict.fromkeys(r.document_id for r in chain))
         statements.append(
             Statement(
@@ -280,7 +299,7 @@ def _statements(chains: list[list[StatementReport]]) -> list[Statement]:
 def _chain_key(chain: Sequence[StatementReport]) -> str:
     """Return the statement key of a chain: its first report's key that is not None."""
     for report in chain:
-        key = statement_key(
+        key = _content_key(
             report.quote_text, speaker_id=report.speaker_id, entity_ids=report.entity_ids
         )
         if key is not None:

@@ -119,8 +119,10 @@ def _legend() -> list[str]:
         out.append(f'<rect x="{x}" y="12" width="12" height="12" rx="2" fill="{colour}"/>')
         out.append(_text(x + 16, 22, stance))
         x += 30 + 7 * len(stance)
-    out.append(f'<circle cx="{x + 6}" cy="18" r="5" fill="#fff" stroke="#555" '
-               'stroke-width="2" stroke-dasharray="2 1.5"/>')
+    out.append(
+        f'<circle cx="{x + 6}" cy="18" r="5" fill="#fff" stroke="#555" '
+        'stroke-width="2" stroke-dasharray="2 1.5"/>'
+    )
     out.append(_text(x + 16, 22, "machine-translated evidence"))
     x += 200
     out.append(f'<path d="M{x + 6} 10 v16" stroke="#111" stroke-width="2.5"/>')
@@ -153,9 +155,16 @@ def _grid(scale: _Scale, nrows: int) -> list[str]:
         if tick >= scale.start:
             x = scale.x(tick)
             out.append(f'<path d="M{x:.1f} {TOP - 4} V{bottom + 4}" stroke="#eee"/>')
-            out.append(_text(x, bottom + 18, tick.strftime("%d %b %Y" if step >= 30 else
-                                                           "%d %b"), anchor="middle",
-                             fill="#555", size=11))
+            out.append(
+                _text(
+                    x,
+                    bottom + 18,
+                    tick.strftime("%d %b %Y" if step >= 30 else "%d %b"),
+                    anchor="middle",
+                    fill="#555",
+                    size=11,
+                )
+            )
         tick += timedelta(days=step)
     return out
 
@@ -172,8 +181,10 @@ def _row(row: TimelineRow, y: int, scale: _Scale) -> list[str]:
     for shift in sorted(row.shifts, key=lambda s: s.at):
         x = scale.x(shift.at)
         tip = f"{shift.from_stance} → {shift.to_stance}, {shift.at:%Y-%m-%d}"
-        out.append(f'<path d="M{x:.1f} {y + 3} V{y + ROW_H - 3}" stroke="#111" '
-                   f'stroke-width="2.5"><title>{escape(tip)}</title></path>')
+        out.append(
+            f'<path d="M{x:.1f} {y + 3} V{y + ROW_H - 3}" stroke="#111" '
+            f'stroke-width="2.5"><title>{escape(tip)}</title></path>'
+        )
     for point in sorted(row.points, key=lambda p: p.at):
         out.append(_dot(point, scale.x(point.at), mid))
     return out
@@ -191,28 +202,38 @@ def _bands(row: TimelineRow, mid: float, scale: _Scale) -> list[str]:
         stop = edges[i + 1][0] if i + 1 < len(edges) else scale.end
         x0, x1 = scale.x(start), scale.x(stop)
         colour = STANCE_COLOURS.get(value, UNKNOWN_COLOUR)
-        out.append(f'<rect x="{x0:.1f}" y="{mid - 5:.1f}" width="{max(x1 - x0, 1):.1f}" '
-                   f'height="10" rx="3" fill="{colour}" fill-opacity="0.25"/>')
+        out.append(
+            f'<rect x="{x0:.1f}" y="{mid - 5:.1f}" width="{max(x1 - x0, 1):.1f}" '
+            f'height="10" rx="3" fill="{colour}" fill-opacity="0.25"/>'
+        )
     return out
 
 
 def _dot(point: TimelinePoint, x: float, mid: float) -> str:
     """Return one observation: a filled dot, or a dashed ring for machine-translated text."""
     colour = STANCE_COLOURS.get(point.stance, UNKNOWN_COLOUR)
-    tip = escape(f"{point.stance}, {point.at:%Y-%m-%d}"
-                 + (" (machine-translated)" if point.machine_translated else ""))
+    tip = escape(
+        f"{point.stance}, {point.at:%Y-%m-%d}"
+        + (" (machine-translated)" if point.machine_translated else "")
+    )
     if point.machine_translated:
-        return (f'<circle cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="#fff" stroke="{colour}" '
-                f'stroke-width="2" stroke-dasharray="2 1.5"><title>{tip}</title></circle>')
-    return (f'<circle cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="{colour}" stroke="#fff" '
-            f'stroke-width="1.5"><title>{tip}</title></circle>')
+        return (
+            f'<circle cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="#fff" stroke="{colour}" '
+            f'stroke-width="2" stroke-dasharray="2 1.5"><title>{tip}</title></circle>'
+        )
+    return (
+        f'<circle cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="{colour}" stroke="#fff" '
+        f'stroke-width="1.5"><title>{tip}</title></circle>'
+    )
 
 
 def _text(
     x: float, y: float, text: str, *, anchor: str = "start", fill: str = "#222", size: int = 12
 ) -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor={quoteattr(anchor)} '
-            f'fill={quoteattr(fill)} font-size="{size}">{escape(text)}</text>')
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor={quoteattr(anchor)} '
+        f'fill={quoteattr(fill)} font-size="{size}">{escape(text)}</text>'
+    )
 
 
 def _clip(text: str, limit: int) -> str:

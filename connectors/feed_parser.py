@@ -32,8 +32,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from shiftwatch.connectors.feed_charset import Decoded, decode_feed_bytes, header_value
 
+from shiftwatch.connectors.feed_charset import Decoded, decode_feed_bytes, header_value
 from shiftwatch.records import RawItem, Rejected, RejectReason
 
 STAGE = "feed_parse"

@@ -29,7 +29,6 @@ from shiftwatch.connectors.feed_parser import ParsedFeed, entry_dates, parse_fee
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.http import Fetcher, FetchRefusedError, FetchResult
 from shiftwatch.connectors.pages import fetch_articles
-
 from shiftwatch.errors import PermanentSourceError, SourceError, TransientSourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
 

@@ -17,8 +17,13 @@ import yaml
 from shiftwatch.errors import ConfigError
 from shiftwatch.records import RawItem, Rejected, RejectReason
 
-TEXT_SUFFIXES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
-                 ".html": "text/html", ".htm": "text/html"}
+TEXT_SUFFIXES = {
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
 MANIFEST = "manifest.yaml"
 
 
@@ -76,20 +81,37 @@ def _read_file(
     url = path.resolve().as_uri()
     content_type = TEXT_SUFFIXES.get(path.suffix.lower())
     if content_type is None:
-        return Rejected(source_id=source_id, item=url, stage="fetch",
-                        reason=RejectReason.UNSUPPORTED, detail=f"file type {path.suffix!r}")
+        return Rejected(
+            source_id=source_id,
+            item=url,
+            stage="fetch",
+            reason=RejectReason.UNSUPPORTED,
+            detail=f"file type {path.suffix!r}",
+        )
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return Rejected(source_id=source_id, item=url, stage="fetch",
-                            reason=RejectReason.OVERSIZED,
-                            detail=f"{size} bytes > limit {max_bytes}")
+            return Rejected(
+                source_id=source_id,
+                item=url,
+                stage="fetch",
+                reason=RejectReason.OVERSIZED,
+                detail=f"{size} bytes > limit {max_bytes}",
+            )
         body = path.read_bytes()
     except OSError as exc:
-        return Rejected(source_id=source_id, item=url, stage="fetch",
-                        reason=RejectReason.UNREADABLE, detail=exc.strerror or str(exc))
+        return Rejected(
+            source_id=source_id,
+            item=url,
+            stage="fetch",
+            reason=RejectReason.UNREADABLE,
+            detail=exc.strerror or str(exc),
+        )
     return RawItem(
-        source_id=source_id, url=url, body=body, content_type=content_type,
+        source_id=source_id,
+        url=url,
+        body=body,
+        content_type=content_type,
         fetched_at=datetime.now(UTC),
         meta={str(k): str(v) for k, v in meta.items() if v is not None},
     )

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 import trafilatura
-from shiftwatch.connectors.http import PAGE_ACCEPT, Fetcher, FetchRefusedError
 
+from shiftwatch.connectors.http import PAGE_ACCEPT, Fetcher, FetchRefusedError
 from shiftwatch.errors import SourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
 

@@ -63,9 +63,13 @@ class SlackWebhook:
         self._sleep, self._clock = sleep, clock
         self._last_post: float | None = None
         self._client = httpx.Client(
-            transport=transport, timeout=settings.timeout_s, follow_redirects=False,
-            headers={"Content-Type": "application/json; charset=utf-8",
-                     "User-Agent": "shiftwatch/0.1"},
+            transport=transport,
+            timeout=settings.timeout_s,
+            follow_redirects=False,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "shiftwatch/0.1",
+            },
         )
         self._redact = _Redact(self._url)
         for name in ("httpx", "httpcore"):

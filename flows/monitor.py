@@ -20,9 +20,12 @@ from prefect.runtime import flow_run
 from sqlalchemy.engine import Engine
 
 from shiftwatch.analysis.pipeline import Analyzer
+from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
 from shiftwatch.connectors.files import FolderBatch, read_folder
+from shiftwatch.flows.feeds import FeedBatch, poll_feeds
 from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items
 from shiftwatch.flows.positions import Announce, PositionResult, update_positions
+from shiftwatch.flows.runs import monitor_run_title, rename_flow_run
 from shiftwatch.models import store
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.watchlist import load_watchlist
@@ -50,6 +53,14 @@ def ingest_task(
 ) -> IngestResult:
     """Analyse and store one batch of items."""
     return ingest_items(engine, analyzer, items, run_id, rejected)
+
+
+@task(name="poll-feeds", cache_policy=NO_CACHE, persist_result=False)
+def poll_feeds_task(
+    engine: Engine, feeds: Sequence[FeedConfig], settings: Settings, force: bool
+) -> FeedBatch:
+    """Poll the due feeds (per-feed failures are recorded on the feed, not raised)."""
+    return poll_feeds(engine, feeds, settings, force=force)
 
 
 @task(name="positions-and-shifts", cache_policy=NO_CACHE, persist_result=False)
@@ -80,7 +91,7 @@ def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> 
         f"- machine-translated: {summary['machine_translated']}",
         f"- shifts: {summary.get('shifts', 0)} recorded, {summary.get('announced', 0)} announced, "
         f"{summary.get('held', 0)} held, {summary.get('retroactive', 0)} retroactive",
-        f"- sources: {len(sources)} ({sum(s['status'] != 'ok' for s in sources)} failing)",
+        f"- sources: {len(sources)} ({sum(s['status'] == 'failed' for s in sources)} failing)",
     ]
     return "\n".join(lines)
 
@@ -95,58 +106,74 @@ def _summarize(run_id: str, result: IngestResult, elapsed_s: float) -> dict[str,
     }
 
 
-def _collect(settings: Settings, seeds: Sequence[str]) -> tuple[list[RawItem], list[Rejected],
-                                                                list[SourceCounts]]:
-    futures = [read_folder_task.submit(folder, settings.max_document_bytes) for folder in seeds]
-    items: list[RawItem] = []
-    rejected: list[Rejected] = []
-    health: list[SourceCounts] = []
+def _collect_folders(settings: Settings, folders: Sequence[str]) -> FeedBatch:
+    batch = FeedBatch()
+    futures = [read_folder_task.submit(folder, settings.max_document_bytes) for folder in folders]
     for future in futures:
         started = time.perf_counter()
-        batch = future.result()
-        items.extend(batch.items)
-        rejected.extend(batch.rejected)
-        health.append(SourceCounts(source_id=batch.source_id, kind="file",
-                                   latency_s=round(time.perf_counter() - started, 3)))
-    return items, rejected, health
+        folder = future.result()
+        batch.items.extend(folder.items)
+        batch.rejected.extend(folder.rejected)
+        batch.health.append(SourceCounts(source_id=folder.source_id, kind="file",
+                                         latency_s=round(time.perf_counter() - started, 3)))
+    return batch
+
+
+def _feed_configs(settings: Settings, feeds: Sequence[str] | None) -> tuple[list[FeedConfig], bool]:
+    """Return the feeds to poll and whether to force them (one-off --feed URLs always run)."""
+    if feeds:
+        return [FeedConfig(url=url) for url in feeds], True
+    return load_feedlist(settings.feed_list_path(), missing_ok=True), False
 
 
 @flow(name="monitor", flow_run_name=_run_name, persist_result=False)
 def monitor(
     seeds: list[str] | None = None,
+    feeds: list[str] | None = None,
+    feeds_file: str | None = None,
     watchlist: str | None = None,
     database_url: str | None = None,
     deliver: bool = True,
 ) -> dict[str, Any]:
     """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
     started = time.perf_counter()
-    settings = load_settings(database_url=database_url, watchlist=watchlist)
-    logger = get_run_logger()
+    settings = load_settings(database_url=database_url, watchlist=watchlist,
+                             feeds_file=feeds_file)
     wl = load_watchlist(settings.watchlist)
     analyzer = Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
     engine = open_database(settings.database_url)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with session_scope(engine) as session:
         store.start_run(session, run_id, "monitor", str(flow_run.id) if flow_run.id else None)
-    folders = [str(p) for p in (seeds if seeds is not None else [DEFAULT_SEEDS])]
-    items, rejected, health = _collect(settings, folders)
+    folders = seeds if seeds is not None else ([] if feeds else [str(DEFAULT_SEEDS)])
+    collected = _collect_folders(settings, folders)
+    feed_list, force = _feed_configs(settings, feeds)
+    if feed_list:
+        polled = poll_feeds_task(engine, feed_list, settings, force)
+        collected.items.extend(polled.items)
+        collected.rejected.extend(polled.rejected)
+        collected.health.extend(polled.health)
     with session_scope(engine) as session:
         store.ensure_sources(session, [{"id": h.source_id, "kind": h.kind, "url": h.source_id}
-                                       for h in health])
-    result = ingest_task(engine, analyzer, items, rejected, run_id)
-    for h in health:
+                                       for h in collected.health if h.kind == "file"])
+    result = ingest_task(engine, analyzer, collected.items, collected.rejected, run_id)
+    for h in collected.health:
         counts = result.source(h.source_id)
-        counts.kind, counts.latency_s = h.kind, h.latency_s
+        counts.kind, counts.latency_s, counts.detail = h.kind, h.latency_s, h.detail
+        counts.status = h.status
     shifts = positions_task(engine, result, run_id, None)
     summary = _summarize(run_id, result, time.perf_counter() - started)
     summary.update(shifts=len(shifts.shifts), announced=len(shifts.announced),
-                   held=len(shifts.held), retroactive=len(shifts.retroactive))
+                   held=len(shifts.held), retroactive=len(shifts.retroactive),
+                   feed_warnings=len(collected.warnings) if feed_list else 0)
     sources = [asdict(c) for c in result.counts.values()]
     publish_health(summary, sources)
+    rename_flow_run(monitor_run_title(summary, sources))
     with session_scope(engine) as session:
         store.finish_run(session, run_id, "completed", summary, sources)
-    logger.info("monitor %s: %s new, %s duplicate, %s unchanged, %s rejected", run_id,
-                summary["new"], summary["duplicate"], summary["unchanged"], summary["rejected"])
+    get_run_logger().info("monitor %s: %s new, %s duplicate, %s unchanged, %s rejected", run_id,
+                          summary["new"], summary["duplicate"], summary["unchanged"],
+                          summary["rejected"])
     engine.dispose()
     return summary
 

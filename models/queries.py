@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
 from shiftwatch.analysis.digest import DigestData, DigestDocument, DigestEvidence, DigestShift
+from shiftwatch.models import reports
 from shiftwatch.models import tables as t
 from shiftwatch.models.watchlist import Watchlist
 
@@ -57,14 +58,13 @@ def _labels(watchlist: Watchlist) -> dict[tuple[str, str], str]:
 
 def digest_data(
     session: Session, watchlist: Watchlist, *, since: datetime | None = None,
-    limit: int = 200, health: dict[str, object] | None = None,
+    limit: int = 200, health: dict[str, object] | None = None, until: datetime | None = None,
 ) -> DigestData:
-    """Return everything a digest shows for documents stored since `since`."""
+    """Return everything a digest shows for what was stored in [since, until)."""
     names = _labels(watchlist)
     docs_q = select(t.Document).order_by(t.Document.published_at.is_(None),
                                          t.Document.published_at, t.Document.id)
-    if since is not None:
-        docs_q = docs_q.where(t.Document.created_at >= since)
+    docs_q = docs_q.where(*reports.within(t.Document.created_at, since, until))
     rows = list(session.execute(docs_q.limit(limit)).scalars())
     ids = [d.id for d in rows]
     mentions = _mention_counts(session, ids)
@@ -72,15 +72,20 @@ def digest_data(
     documents = tuple(
         _digest_document(d, mentions.get(d.id, {}), names, copies.get(d.id, 0)) for d in rows
     )
+    now = datetime.now(UTC)
     return DigestData(
-        watchlist=watchlist.name, generated_at=datetime.now(UTC), since=since,
-        documents=documents, shifts=_shifts(session, names, since),
+        watchlist=watchlist.name, generated_at=now, since=since, until=until,
+        documents=documents, shifts=_shifts(session, names, since, until),
         parties=tuple((p.id, p.name) for p in watchlist.parties),
         demands=tuple((d.id, d.name) for d in watchlist.demands),
         positions={(p.party_id, p.demand_id): p.stance
                    for p in session.execute(select(t.Position)).scalars()},
-        health=health if health is not None else _health(session, since),
+        health=health if health is not None else {
+            **_health(session, since), **reports.source_failures(session, since, until)},
         rejections=_rejections(session, since),
+        statements_by_venue=reports.statements_by_venue(session, names, since, until),
+        sources=reports.top_sources(session, since, until),
+        timeline_svg=reports.timeline_svg(session, names, since, until or now),
     )
 
 
@@ -141,23 +146,32 @@ def _speaker(item: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
 
 
 def _shifts(
-    session: Session, names: dict[tuple[str, str], str], since: datetime | None
+    session: Session, names: dict[tuple[str, str], str], since: datetime | None,
+    until: datetime | None = None,
 ) -> tuple[DigestShift, ...]:
     statement = select(t.Shift).where(t.Shift.confirmed).order_by(t.Shift.at, t.Shift.id)
-    if since is not None:
-        statement = statement.where(t.Shift.detected_at >= since)
-    out = []
-    for s in session.execute(statement).scalars():
-        before = [e for e in s.evidence if e.get("side") == "before"]
-        after = [e for e in s.evidence if e.get("side") != "before"]
-        out.append(DigestShift(
-            party=names.get(("party", s.party_id), s.party_id),
-            demand=names.get(("demand", s.demand_id), s.demand_id),
-            from_stance=s.from_stance, to_stance=s.to_stance, at=s.at,
-            retroactive=s.retroactive, before=_evidence(session, before, names),
-            after=_evidence(session, after, names),
-        ))
-    return tuple(out)
+    statement = statement.where(*reports.within(t.Shift.detected_at, since, until))
+    return tuple(_digest_shift(session, s, names) for s in session.execute(statement).scalars())
+
+
+def _digest_shift(
+    session: Session, s: t.Shift, names: dict[tuple[str, str], str]
+) -> DigestShift:
+    before = [e for e in s.evidence if e.get("side") == "before"]
+    after = [e for e in s.evidence if e.get("side") != "before"]
+    return DigestShift(
+        party=names.get(("party", s.party_id), s.party_id),
+        demand=names.get(("demand", s.demand_id), s.demand_id),
+        from_stance=s.from_stance, to_stance=s.to_stance, at=s.at,
+        retroactive=s.retroactive, before=_evidence(session, before, names),
+        after=_evidence(session, after, names),
+    )
+
+
+def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> DigestShift | None:
+    """Return a stored shift as alerts and digests show it (labels, quotes, sources)."""
+    row = session.get(t.Shift, shift_id)
+    return None if row is None else _digest_shift(session, row, _labels(watchlist))
 
 
 def _health(session: Session, since: datetime | None) -> dict[str, object]:
@@ -174,7 +188,8 @@ def _health(session: Session, since: datetime | None) -> dict[str, object]:
         "documents": f"{len(rows) - duplicates} original, {duplicates} duplicate, "
                      f"{session.execute(rejected).scalar()} rejected",
         "languages": ", ".join(f"{k} {v}" for k, v in languages.most_common()) or "none",
-        "machine-translated": f"{mt} of {len(rows)}",
+        "machine-translated": f"{mt} of {len(rows)}"
+                              + (f" ({100 * mt / len(rows):.0f}%)" if rows else ""),
     }
 
 

@@ -261,3 +261,33 @@ def save_positions(session: Session, positions: Sequence[r.Position]) -> None:
          "since": p.since, "observations": p.observations, "confidence": p.confidence,
          "updated_at": utcnow()} for p in positions
     ])
+
+
+def load_source_states(session: Session, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Return the stored polling state (JSON) of the given sources."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(t.Source.id, t.Source.state).where(t.Source.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows if row[1]}
+
+
+def save_source_state(session: Session, source_id: str, values: Mapping[str, Any]) -> None:
+    """Update a source's polling state and health columns."""
+    session.execute(update(t.Source).where(t.Source.id == source_id).values(**values))
+
+
+def feed_sources(session: Session) -> list[t.Source]:
+    """Return every feed source with its stored state, for `shiftwatch feeds health`."""
+    statement = select(t.Source).where(t.Source.kind == "feed").order_by(t.Source.url)
+    return list(session.execute(statement).scalars())
+
+
+def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
+    """Return which document URLs are already stored (an article page is fetched once)."""
+    wanted = list(set(urls))
+    found: set[str] = set()
+    for i in range(0, len(wanted), CHUNK):
+        rows = session.execute(select(t.Document.url).where(t.Document.url.in_(wanted[i:i + CHUNK])))
+        found.update(row[0] for row in rows)
+    return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -19,9 +20,11 @@ from typing import Annotated, Any
 import typer
 
 from shiftwatch.errors import ConfigError, ShiftwatchError
+from shiftwatch.feeds_cli import feeds_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Monitor news for shifts in negotiating positions.")
+app.add_typer(feeds_app, name="feeds")
 
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -62,6 +65,8 @@ def configure_prefect() -> None:
     """Set Prefect's defaults (telemetry off, quiet logs) unless the environment says otherwise."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    # trafilatura logs every page it declines as an ERROR; we record those as rejections.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 def fail(message: str) -> None:
@@ -70,22 +75,38 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+SeedsOption = Annotated[list[Path] | None, typer.Option(
+    "--seeds", help="Folder of documents (repeatable; default: the bundled seeds)")]
+FeedOption = Annotated[list[str] | None, typer.Option(
+    "--feed", help="Poll this RSS/Atom feed now (repeatable; one-off, not saved)")]
+FeedsFileOption = Annotated[Path | None, typer.Option(
+    "--feeds-file", envvar="SHIFTWATCH_FEEDS_FILE", help="Feed list (default: data/feeds.yaml)")]
+NoDeliverOption = Annotated[bool, typer.Option(
+    "--no-deliver", help="Write alert payloads to files instead of sending")]
+RunFormatOption = Annotated[DigestFormat, typer.Option(
+    "--format", help="Digest format printed after the run")]
+
+
 @app.command()
 def run(
-    seeds: Annotated[list[Path] | None, typer.Option("--seeds", help="Folder of documents (repeatable)")] = None,
+    seeds: SeedsOption = None,
+    feed: FeedOption = None,
+    feeds_file: FeedsFileOption = None,
     watchlist: WatchlistOption = None,
     db: DbOption = None,
-    no_deliver: Annotated[bool, typer.Option("--no-deliver", help="Write alert payloads to files instead of sending")] = False,
-    digest_format: Annotated[DigestFormat, typer.Option("--format", help="Digest format printed after the run")] = DigestFormat.text,
+    no_deliver: NoDeliverOption = False,
+    digest_format: RunFormatOption = DigestFormat.text,
 ) -> None:
     """Run the monitor once over the given sources and print a digest."""
     configure_prefect()
     try:
-        preflight(seeds, watchlist, db)
+        preflight(seeds, watchlist, db, feed, feeds_file)
         from shiftwatch.flows.monitor import monitor
 
         summary = monitor(
             seeds=[str(s) for s in seeds] if seeds else None,
+            feeds=list(feed) if feed else None,
+            feeds_file=str(feeds_file) if feeds_file else None,
             watchlist=str(watchlist) if watchlist else None,
             database_url=db, deliver=not no_deliver,
         )
@@ -94,13 +115,23 @@ def run(
         fail(str(exc))
 
 
-def preflight(seeds: list[Path] | None, watchlist: Path | None, db: str | None) -> None:
+def preflight(
+    seeds: list[Path] | None, watchlist: Path | None, db: str | None,
+    feeds: list[str] | None = None, feeds_file: Path | None = None,
+) -> None:
     """Check what the user typed before anything starts, so mistakes cost one clear line."""
+    from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
+    from shiftwatch.flows.feeds import fetch_policy
     from shiftwatch.models.db import make_engine
     from shiftwatch.models.watchlist import load_watchlist
     from shiftwatch.settings import load_settings
 
-    settings = load_settings(database_url=db, watchlist=watchlist)
+    settings = load_settings(database_url=db, watchlist=watchlist, feeds_file=feeds_file)
+    fetch_policy(settings)
+    settings.slack(), settings.smtp()  # half-configured alert channels fail here, before I/O
+    for url in feeds or []:
+        FeedConfig(url=url)
+    load_feedlist(settings.feed_list_path(), missing_ok=feeds_file is None)
     for folder in seeds or []:
         if not folder.is_dir():
             raise ConfigError(f"seed folder not found or not a folder: {folder}")
@@ -194,12 +225,149 @@ def digest(
     fmt: Annotated[DigestFormat, typer.Option("--format", help="text, markdown or html")] = DigestFormat.text,
     db: DbOption = None,
     watchlist: WatchlistOption = None,
+    send: Annotated[bool, typer.Option(
+        "--send", help="Send to the configured channels; the next digest starts where it ends",
+    )] = False,
 ) -> None:
-    """Print the digest of what is stored."""
+    """Print the digest of what is stored (with --send: of what is new since the last one)."""
     try:
+        if send:
+            _send_digest(db, watchlist, fmt.value, since)
+            return
         typer.echo(_digest_text(db, watchlist, fmt.value, _parse_since(since)))
     except ShiftwatchError as exc:
         fail(str(exc))
+
+
+def _send_digest(db: str | None, watchlist: Path | None, fmt: str, since: str | None) -> None:
+    """Run the `digest` flow with send=True; print the digest and where it went."""
+    from shiftwatch.settings import load_settings
+
+    settings = load_settings(database_url=db, watchlist=watchlist)
+    settings.slack(), settings.smtp()
+    start = _parse_since(since)
+    configure_prefect()
+    from shiftwatch.flows.digest import digest as digest_flow
+
+    result = digest_flow(send=True, since=start.isoformat() if start else None, fmt=fmt,
+                         watchlist=str(watchlist) if watchlist else None, database_url=db)
+    typer.echo(result["text"])
+    where = ", ".join(result["sent"]) or "nowhere (no channel configured)"
+    typer.secho(f"digest sent to {where}", err=True)
+
+
+def _prefect_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"SHIFTWATCH_DIGEST_TIMEZONE: unknown timezone {name!r} (e.g. Europe/Brussels)"
+        ) from None
+
+
+@app.command()
+def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
+    """Serve the monitor (every 15 minutes) and digest (daily 07:00) schedules from here."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")  # run logs belong in the UI
+    configure_prefect()
+    try:
+        from shiftwatch.settings import load_settings
+
+        preflight(None, watchlist, db)
+        settings = load_settings(database_url=db, watchlist=watchlist)
+        _check_timezone(settings.digest_timezone)
+        # Runs start as subprocesses of this one: hand the options down through the environment.
+        os.environ["SHIFTWATCH_DATABASE_URL"] = settings.database_url
+        os.environ["SHIFTWATCH_WATCHLIST"] = str(settings.watchlist)
+        if not _prefect_api_url():
+            typer.secho(
+                "warning: PREFECT_API_URL is not set: runs go to a temporary API and "
+                "no UI; start `prefect server start` and export PREFECT_API_URL",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+        from shiftwatch.flows.serve import build_deployments, serve_deployments
+
+        serve_deployments(build_deployments(settings.digest_timezone))
+    except ShiftwatchError as exc:
+        fail(str(exc))
+
+
+notify_app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Failure notices sent by the Prefect server."
+)
+app.add_typer(notify_app, name="notify")
+
+SlackOption = Annotated[
+    str | None, typer.Option("--slack-webhook", help="Slack incoming-webhook URL")
+]
+WebhookOption = Annotated[
+    str | None, typer.Option("--webhook", help='Any URL that takes a JSON POST ({"text": ...})')
+]
+EmailOption = Annotated[
+    list[str] | None, typer.Option("--email", help="Recipient (repeatable; sent via SendGrid)")
+]
+EmailFromOption = Annotated[
+    str | None,
+    typer.Option("--email-from", envvar="SHIFTWATCH_EMAIL_FROM", help="Sender for --email"),
+]
+SendgridOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sendgrid-api-key", envvar="SHIFTWATCH_SENDGRID_API_KEY", help="API key for --email"
+    ),
+]
+
+
+@notify_app.command("setup")
+def notify_setup(
+    slack_webhook: SlackOption = None,
+    webhook: WebhookOption = None,
+    email: EmailOption = None,
+    email_from: EmailFromOption = None,
+    sendgrid_api_key: SendgridOption = None,
+) -> None:
+    """Save a notification block and an automation: failed monitor/digest runs notify you."""
+    configure_prefect()
+    import httpx
+
+    try:
+        if not _prefect_api_url():
+            raise ConfigError(
+                "PREFECT_API_URL is not set: point it at your Prefect server "
+                "(e.g. http://127.0.0.1:4200/api)"
+            )
+        from shiftwatch.flows.notify import (
+            AUTOMATION_NAME,
+            BLOCK_NAME,
+            NoticeTarget,
+            setup_failure_notices,
+        )
+
+        target = NoticeTarget(
+            slack_webhook=slack_webhook,
+            webhook=webhook,
+            email=tuple(email or ()),
+            email_from=email_from,
+            sendgrid_api_key=sendgrid_api_key,
+        )
+        block_id, automation_id = setup_failure_notices(target)
+    except ShiftwatchError as exc:
+        fail(str(exc))
+    except httpx.HTTPError as exc:  # not reachable, or it refused the block/automation
+        fail(f"Prefect server at {_prefect_api_url()}: {exc}")
+    typer.echo(
+        f"saved notification block {BLOCK_NAME!r} ({block_id}) and automation "
+        f"{AUTOMATION_NAME!r} ({automation_id})"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ class SlackSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class HttpSettings:
-    user_agent: str
     timeout_s: float
     max_body_bytes: int
     allow_private_addresses: bool
@@ -69,10 +68,12 @@ class Settings(BaseSettings):
     email_to: str | None = None  # comma-separated
     delivery_max_attempts: int = Field(default=5, ge=1)
 
-    user_agent: str = "shiftwatch/0.1 (+mailto:shiftwatch@example.org)"
+    contact: str = "shiftwatch-operator@example.org"  # sent in the User-Agent: set yours
+    feeds_file_default: Path = Path("data/feeds.yaml")
     http_timeout_s: float = Field(default=20.0, gt=0)
     http_max_body_bytes: int = Field(default=10_000_000, gt=0)
     allow_private_addresses: bool = False
+    allowed_networks: str = ""  # comma-separated CIDRs reachable even though private
     per_host_concurrency: int = Field(default=2, ge=1)
     global_concurrency: int = Field(default=32, ge=1)
 
@@ -113,12 +114,21 @@ class Settings(BaseSettings):
     def http(self) -> HttpSettings:
         """Return the fetcher's settings."""
         return HttpSettings(
-            user_agent=self.user_agent, timeout_s=self.http_timeout_s,
+            timeout_s=self.http_timeout_s,
             max_body_bytes=self.http_max_body_bytes,
             allow_private_addresses=self.allow_private_addresses,
             per_host_concurrency=self.per_host_concurrency,
             global_concurrency=self.global_concurrency,
         )
+
+
+    def allowed_network_list(self) -> tuple[str, ...]:
+        """Return the CIDRs that may be fetched although private (tests: 127.0.0.0/8)."""
+        return tuple(n.strip() for n in self.allowed_networks.split(",") if n.strip())
+
+    def feed_list_path(self) -> Path:
+        """Return the feed list file: the configured one, else data/feeds.yaml."""
+        return self.feeds_file or self.feeds_file_default
 
 
 def load_settings(**overrides: object) -> Settings:

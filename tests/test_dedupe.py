@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from shiftwatch.analysis.dedupe import (
     CanonicalChange,
     DedupeItem,
@@ -35,7 +36,6 @@ from shiftwatch.analysis.dedupe import (
     signature_of_shingles,
     signature_to_bytes,
 )
-
 from shiftwatch.records import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"

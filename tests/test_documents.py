@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from conftest import SEEDS
+
 from shiftwatch.analysis.documents import build_document
 from shiftwatch.analysis.normalize import normalize_text, split_sentences
 from shiftwatch.connectors.files import read_folder

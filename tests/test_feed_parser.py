@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from shiftwatch.connectors.feed_charset import decode_feed_bytes
 from shiftwatch.connectors.feed_parser import (
     MAX_ENTRIES,
@@ -20,7 +21,6 @@ from shiftwatch.connectors.feed_parser import (
     raw_items,
     strip_active_content,
 )
-
 from shiftwatch.records import RejectReason
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"

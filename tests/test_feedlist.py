@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from shiftwatch.connectors.feedlist import (
     FeedConfig,
     add_feeds,
@@ -15,7 +16,6 @@ from shiftwatch.connectors.feedlist import (
     read_opml,
     save_feedlist,
 )
-
 from shiftwatch.errors import ConfigError
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>

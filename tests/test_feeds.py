@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from shiftwatch.connectors import feeds as feeds_module
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.feeds import (
@@ -30,8 +32,6 @@ from shiftwatch.connectors.feeds import (
     plan_failure,
 )
 from shiftwatch.connectors.http import Fetcher, FetchPolicy
-from werkzeug import Request, Response
-
 from shiftwatch.records import RejectReason
 
 NOW = datetime(2022, 1, 20, 12, 0, tzinfo=UTC)

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from shiftwatch.connectors.http import (
     BoundedDecoder,
     DecodedTooLargeError,
@@ -22,8 +24,6 @@ from shiftwatch.connectors.http import (
     address_allowed,
     parse_retry_after,
 )
-from werkzeug import Request, Response
-
 from shiftwatch.errors import ConfigError, PermanentSourceError, TransientSourceError
 from shiftwatch.records import RejectReason
 

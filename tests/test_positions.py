@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shiftwatch.analysis.positions import build_timeline, current_positions
-
 from shiftwatch.records import Stance, StanceObservation
 
 

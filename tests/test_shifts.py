@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shiftwatch.analysis.shifts import detect_shifts
-
 from shiftwatch.records import Stance, StanceObservation
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from shiftwatch.analysis.boundaries import find_body_end, looks_like_thread
 from shiftwatch.analysis.mentions import compile_matcher
 from shiftwatch.analysis.speakers import Attributor, Mode, find_quotes

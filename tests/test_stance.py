@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from shiftwatch.analysis.boundaries import find_body_end
 from shiftwatch.analysis.mentions import compile_matcher
 from shiftwatch.analysis.normalize import normalize_text
@@ -14,7 +15,6 @@ from shiftwatch.analysis.positions import current_positions
 from shiftwatch.analysis.shifts import detect_shifts
 from shiftwatch.analysis.stance import demand_terms_from_watchlist, find_stances
 from shiftwatch.models.watchlist import load_watchlist
-
 from shiftwatch.records import Document, Stance
 
 ROOT = Path(__file__).resolve().parents[1]

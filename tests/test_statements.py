@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from shiftwatch.analysis.statements import (
     StatementReport,
     collapse_echoes,
@@ -17,7 +18,6 @@ from shiftwatch.analysis.statements import (
     speaker_token,
     statement_key,
 )
-
 from shiftwatch.records import Stance, StanceObservation
 
 FIXTURE = Path(__file__).parent / "fixtures" / "statements" / "echoes.yaml"
@@ -53,9 +53,27 @@ def test_echo_count_first_seen_and_languages() -> None:
     assert guarantees.first_seen == datetime(2022, 1, 10, 18, 30, tzinfo=UTC)
     assert guarantees.first_document_id == "ru-1"
     assert guarantees.languages == ("en", "ru", "uk")
+    assert guarantees.id == f"{guarantees.key}@20220110"
     again = next(s for s in statements if "en-ryabkov-month-later" in s.report_ids)
     assert again.key == guarantees.key  # same words about the same things ...
-    assert again.id == f"{guarantees.id}@20220220"  # ... said again after a silence
+    assert again.id == f"{guarantees.key}@20220220"  # ... said again after a silence
+
+
+def test_the_day_makes_a_restatement_another_statement() -> None:
+    quote = "“Legal guarantees of NATO non-expansion are a must”"
+    entities = {"legal-guarantees", "nato-nonenlargement"}
+    monday = datetime(2022, 1, 10, 20, 0, tzinfo=UTC)
+    key = statement_key(quote, speaker_id="ryabkov", entity_ids=entities)
+    assert statement_key(quote, speaker_id="ryabkov", entity_ids=entities, published_at=monday) == (
+        f"{key}@20220110"
+    )
+    later = statement_key(
+        "«Юридические гарантии нерасширения НАТО обязательны»",
+        speaker_id="ryabkov",
+        entity_ids=entities,
+        published_at=monday + timedelta(days=30),
+    )
+    assert later == f"{key}@20220209"
 
 
 def test_a_quote_and_its_translation_share_a_key() -> None:

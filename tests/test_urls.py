@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from shiftwatch.analysis.urls import canonicalize_url, is_tracking_param
 
 CASES = [
