@@ -131,6 +131,9 @@ def _attributes(text: str, cues: _CommentCues) -> bool:
     return False
 
 
+# Asked twice per document (by the analyzer, then by stance when the whole text is body): the
+# last answer is kept. One entry only, so no text outlives the next document.
+@functools.lru_cache(maxsize=1)
 def find_body_end(text: str) -> int | None:
     """Return the offset where reader comments or page chrome take over, or None when the
     whole text is the body (see the module docstring)."""

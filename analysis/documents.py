@@ -12,7 +12,7 @@ import codecs
 import hashlib
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import charset_normalizer
@@ -35,6 +35,7 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
 MAX_NUL_SHARE = 0.01  # more NULs than this and the bytes are binary, not text
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" dates are garbage
 TITLE_MAX = 300
+SCALARS = (str, int, float, date)  # front-matter values we read (datetime is a date)
 
 
 class _Reject(Exception):
@@ -123,13 +124,15 @@ def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
         return text, {}
     try:
         data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # `published: 0000-01-01`
         raise _Reject(RejectReason.MALFORMED, f"front matter is not YAML: {exc}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise _Reject(RejectReason.MALFORMED, "front matter must be a mapping of fields")
-    return text.lstrip("\ufeff")[match.end() :], {str(k): v for k, v in data.items()}
+    # Fields are scalars: a list or mapping (an alias bomb's str() is gigabytes) is dropped.
+    fields = {str(k): v for k, v in data.items() if isinstance(v, SCALARS)}
+    return text.lstrip("\ufeff")[match.end() :], fields
 
 
 def _extract_html(html: str, url: str) -> tuple[str, dict[str, Any]]:
@@ -211,7 +214,10 @@ def parse_date(value: object) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:  # year 9999 at -14:00 overflows; a '+99:00' offset only fails when it is applied
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
     return parsed if _plausible(parsed, datetime.now(UTC)) else None
 
 

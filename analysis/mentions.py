@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from shiftwatch.records import Entity, EntityKind, Mention
 
 MAX_SUFFIX = 3  # letters an inflected ending may add to a `*` stem (Рябков* → Рябковым)
+MEMO_FORMS = 200_000  # word forms whose candidate aliases a matcher remembers (a few MB)
 _TOKEN = re.compile(r"\w+")
 _GAP_DROP = re.compile(r"[\s\-‐‑‒–—―]+")
 _GAP_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
@@ -82,6 +83,7 @@ class Matcher:
     def __init__(self, entities: Iterable[Entity], stop_phrases: Iterable[str] = ()) -> None:
         self._exact: dict[str, list[_Alias]] = defaultdict(list)
         self._stems: dict[str, list[_Alias]] = defaultdict(list)
+        self._memo: dict[str, tuple[_Alias, ...]] = {}
         self.entities: dict[tuple[EntityKind, str], Entity] = {}
         for entity in entities:
             self.entities[(entity.kind, entity.id)] = entity
@@ -99,7 +101,17 @@ class Matcher:
         if alias not in index[first.form]:
             index[first.form].append(alias)
 
-    def _candidates(self, folded: str) -> Iterable[_Alias]:
+    def _candidates(self, folded: str) -> tuple[_Alias, ...]:
+        """Return the aliases that may start at a word of this form, remembered per form: news
+        repeats a few thousand forms, and most of them start no alias at all."""
+        found = self._memo.get(folded)
+        if found is None:
+            found = tuple(self._lookup(folded))
+            if len(self._memo) < MEMO_FORMS:
+                self._memo[folded] = found
+        return found
+
+    def _lookup(self, folded: str) -> Iterable[_Alias]:
         yield from self._exact.get(folded, ())
         for cut in range(MAX_SUFFIX + 1):
             if len(folded) - cut < 2:

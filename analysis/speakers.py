@@ -154,13 +154,16 @@ def _speech_cues() -> _Cues:
 
 
 def _role_phrases(nouns: Iterable[str], value: str) -> list[tuple[str, str]]:
-    """Return role-noun phrases: after a determiner in English, bare where none is listed."""
+    """Return role-noun phrases: after a determiner in English, bare where none is listed.
+
+    `the ... minister` alone: `...` may stand for no word, so it already matches "the
+    minister" with the same end, and a plain `the minister` entry (tried after it) could never
+    win; it only doubled the patterns tried at every "the" (bench/PROFILE.md)."""
     determiners = merged_list("speech", "role_determiners")
     out: list[tuple[str, str]] = []
     for noun in nouns:
         if re.search(r"[a-z]", noun):
             out.extend((f"{d} ... {noun}", value) for d in determiners)
-            out.extend((f"{d} {noun}", value) for d in determiners)
         else:
             out.append((noun, value))
     return out
@@ -232,13 +235,22 @@ class Attributor:
         self.cues = _speech_cues()
 
     def attribute(
-        self, text: str, mentions: Sequence[Mention], *, end: int | None = None
+        self,
+        text: str,
+        mentions: Sequence[Mention],
+        *,
+        end: int | None = None,
+        until: int | None = None,
     ) -> list[SentenceAttribution]:
-        """Return every sentence of `text[:end]` with its speakers, in order."""
+        """Return every sentence of `text[:end]` with its speakers, in order; with `until`, only
+        the sentences up to the end of the paragraph holding offset `until` (the same ones: a
+        sentence depends on those before it and on the quotes of its own paragraph only)."""
         limit = len(text) if end is None else min(end, len(text))
         body = text[:limit]
         folded = fold_text(body)
-        quotes = [q for p in split_paragraphs(body) for q in find_quotes(body, *p)]
+        paragraphs = split_paragraphs(body)
+        quotes = [q for p in paragraphs for q in find_quotes(body, *p)]
+        stop = limit if until is None else next((e for _, e in paragraphs if e > until), limit)
         speaking = sorted(
             (m for m in mentions if m.end <= limit and m.entity_id in self.entities),
             key=lambda m: m.start,
@@ -247,6 +259,7 @@ class Attributor:
         raw = [
             self._sentence(body, folded, s, e, quotes, speaking, mentions, state)
             for s, e in split_sentences(body)
+            if s < stop
         ]
         return _spread_quote_speakers(raw, quotes)
 

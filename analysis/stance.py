@@ -31,6 +31,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shiftwatch.analysis.boundaries import find_body_end, looks_like_thread
@@ -50,14 +51,8 @@ from shiftwatch.analysis.speakers import (
     Speaker,
     Via,
 )
+from shiftwatch.analysis.statements import statement_key
 from shiftwatch.records import Document, Entity, EntityKind, Mention, Stance, StanceObservation
-
-try:  # written by another session; quoted evidence gets a statement id once it lands
-    from shiftwatch.analysis.statements import statement_key as _statement_key
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on the tree
-    if exc.name != "shiftwatch.analysis.statements":
-        raise
-    _statement_key = None
 
 MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
 MT_ARTIFACT_WEIGHT = 0.5  # an artifact this heavy inside a sentence marks that sentence
@@ -231,7 +226,10 @@ class StanceModel:
         if not targets:
             return []
         folded = fold_text(text[:limit])
-        sentences = self.attributor.attribute(text, mentions, end=limit)
+        # Sentences after the last demand's paragraph cannot change any stance: skip them.
+        sentences = self.attributor.attribute(
+            text, mentions, end=limit, until=max(t.start for t in targets)
+        )
         spans = tuple(
             sorted(
                 (m.start, m.end) for m in mentions if m.end <= limit and m.kind != EntityKind.DEMAND
@@ -393,7 +391,9 @@ class StanceModel:
             published_at=ctx.document.published_at,
             machine_translated=mt,
             reported=reported or mode == Mode.NARRATED,
-            statement_id=_statement(sent, quote, holder, target) if mode == Mode.DIRECT else None,
+            statement_id=_statement(sent, quote, holder, target, ctx.document.published_at)
+            if mode == Mode.DIRECT
+            else None,
             cluster_id=ctx.document.cluster_id,
         )
 
@@ -559,13 +559,19 @@ def _mode(att: SentenceAttribution, quote: tuple[int, int] | None) -> Mode:
 
 
 def _statement(
-    sent: _Sentence, quote: tuple[int, int] | None, holder: Speaker, target: _Target
+    sent: _Sentence, quote: tuple[int, int] | None, holder: Speaker, target: _Target,
+    published_at: datetime | None,
 ) -> str | None:
-    """Return the statement id of quoted evidence (same quote anywhere = one statement)."""
-    if _statement_key is None or quote is None:
+    """Return the statement id of quoted evidence (same quote anywhere = one statement).
+
+    The day of publication is part of the key, so a speaker's restatement weeks later is a
+    new statement (it can restore a position) while same-day echoes stay one.
+    """
+    if quote is None:
         return None
-    return _statement_key(
-        sent.text[quote[0] : quote[1]], speaker_id=holder.entity_id, entity_ids=[target.demand_id]
+    return statement_key(
+        sent.text[quote[0] : quote[1]], speaker_id=holder.entity_id,
+        entity_ids=[target.demand_id], published_at=published_at,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -67,8 +67,8 @@ def _read_manifest(root: Path) -> dict[str, dict[str, object]]:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} is not readable YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{path} is not readable YAML: {exc}") from None  # ValueError: year 0
     documents = data.get("documents", data) if isinstance(data, dict) else None
     if not isinstance(documents, dict):
         raise ConfigError(f"{path} must map file names to fields under 'documents:'")
@@ -113,5 +113,6 @@ def _read_file(
         body=body,
         content_type=content_type,
         fetched_at=datetime.now(UTC),
-        meta={str(k): str(v) for k, v in meta.items() if v is not None},
+        # Scalars only: str() of a list or mapping (a YAML alias bomb) can be gigabytes.
+        meta={str(k): str(v) for k, v in meta.items() if isinstance(v, str | int | float | date)},
     )

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from shiftwatch.analysis.documents import build_document, raw_hash
 from shiftwatch.analysis.pipeline import Analysis, Analyzer
+from shiftwatch.flows.clusters import ClusterResult, cluster_batch, record_clusters
 from shiftwatch.models import store
 from shiftwatch.models.db import session_scope
 from shiftwatch.records import Document, RawItem, Rejected
@@ -90,22 +91,24 @@ def ingest_items(
     for doc in docs:
         if doc not in fresh:
             result.source(doc.source_id).unchanged += 1
-    analyses = analyzer.analyze_batch(fresh)
-    _write(engine, analyses, changed, [*rejected, *build_rejected], run_id)
-    _count(result, analyses)
+    clustered = cluster_batch(engine, analyzer, analyzer.analyze_batch(fresh), changed)
+    _write(engine, clustered, changed, [*rejected, *build_rejected], run_id)
+    _count(result, clustered.analyses)
     return result
 
 
 def _write(
-    engine: Engine, analyses: Sequence[Analysis], changed: Sequence[str],
+    engine: Engine, clustered: ClusterResult, changed: Sequence[str],
     rejected: Sequence[Rejected], run_id: str,
 ) -> None:
+    analyses = clustered.analyses
     with session_scope(engine) as session:
         store.replace_documents(session, changed)
         store.save_documents(session, [a.document for a in analyses], run_id)
         store.save_mentions(session, [m for a in analyses for m in a.mentions])
         store.save_stances(session, [s for a in analyses for s in a.stances])
         store.save_rejections(session, rejected, run_id)
+        record_clusters(session, clustered)
 
 
 def _count(result: IngestResult, analyses: Sequence[Analysis]) -> None:

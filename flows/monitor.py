@@ -22,11 +22,12 @@ from sqlalchemy.engine import Engine
 from shiftwatch.analysis.pipeline import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
 from shiftwatch.connectors.files import FolderBatch, read_folder
+from shiftwatch.flows.deliver import deliver_alerts
 from shiftwatch.flows.feeds import FeedBatch, poll_feeds
 from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items
 from shiftwatch.flows.positions import Announce, PositionResult, update_positions
 from shiftwatch.flows.runs import monitor_run_title, rename_flow_run
-from shiftwatch.models import store
+from shiftwatch.models import outbox, store
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.watchlist import load_watchlist
 from shiftwatch.records import RawItem, Rejected
@@ -161,11 +162,13 @@ def monitor(
         counts = result.source(h.source_id)
         counts.kind, counts.latency_s, counts.detail = h.kind, h.latency_s, h.detail
         counts.status = h.status
-    shifts = positions_task(engine, result, run_id, None)
+    shifts = positions_task(engine, result, run_id, outbox.announcer(settings, run_id))
+    alerts = deliver_alerts(engine, settings, wl, run_id, deliver)  # deliver=False: to files
     summary = _summarize(run_id, result, time.perf_counter() - started)
     summary.update(shifts=len(shifts.shifts), announced=len(shifts.announced),
                    held=len(shifts.held), retroactive=len(shifts.retroactive),
                    feed_warnings=len(collected.warnings) if feed_list else 0)
+    summary["alerts"] = alerts
     sources = [asdict(c) for c in result.counts.values()]
     publish_health(summary, sources)
     rename_flow_run(monitor_run_title(summary, sources))

@@ -30,6 +30,7 @@ class PositionResult:
     held: list[str] = field(default_factory=list)
     retroactive: list[str] = field(default_factory=list)
     alerts_queued: int = 0
+    recovered: int = 0  # documents of runs that died before their positions were updated
 
 
 def update_positions(
@@ -40,9 +41,10 @@ def update_positions(
     pairs = set(pairs)
     fresh_docs = set(new_document_ids)
     result = PositionResult()
-    if not pairs:
-        return result
     with session_scope(engine) as session:
+        result.recovered = _recover(session, run_id, pairs, fresh_docs)
+        if not pairs:
+            return result
         everything = store.load_stances(session, pairs)
         new = [o for o in everything if o.document_id in fresh_docs]
         new_keys = {observation_key(o) for o in new}
@@ -57,3 +59,21 @@ def update_positions(
     result.held = [s.id for s in shifts if not s.confirmed]
     result.retroactive = [s.id for s in shifts if s.retroactive]
     return result
+
+
+def _recover(session: Session, run_id: str, pairs: set[tuple[str, str]], fresh: set[str]) -> int:
+    """Add the documents of runs that died after storing them (killed between the ingest and
+    positions transactions) to this run's new documents and pairs; return how many.
+
+    Without this they would be skipped as unchanged forever and their shifts never found.
+    Replaying them is idempotent: shifts already recorded are neither stored nor announced
+    twice. Their runs are marked interrupted in this transaction, so they are replayed once.
+    """
+    orphans = store.unfinished_run_documents(session, run_id)
+    if not orphans:
+        return 0
+    recovered = {d for ids in orphans.values() for d in ids}
+    fresh.update(recovered)
+    pairs.update(store.stance_pairs(session, recovered))
+    store.mark_runs_interrupted(session, list(orphans))
+    return len(recovered)

@@ -1,7 +1,8 @@
 """Run names that say what a run did, so the Prefect UI's run list reads as a health board.
 
 A flow run is named when it starts (before anything is known); at the end the flow renames
-it with its counts, e.g. `monitor: 5 new, 0 dup, 1 rejected, 2 shifts, 0/2 sources failing`.
+it with its counts, e.g.
+`monitor: 5 new, 0 unchanged, 0 dup, 1 rejected, 2 shifts, 0/2 sources failing`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def monitor_run_title(summary: Mapping[str, Any], sources: Sequence[Mapping[str,
     count = summary.get("shifts")
     shifts = "" if count is None else f"{count} shift{'' if count == 1 else 's'}, "
     return (
-        f"monitor: {summary.get('new', 0)} new, {summary.get('duplicate', 0)} dup, "
+        f"monitor: {summary.get('new', 0)} new, {summary.get('unchanged', 0)} unchanged, "
+        f"{summary.get('duplicate', 0)} dup, "
         f"{summary.get('rejected', 0)} rejected, {shifts}{failing}/{len(sources)} sources failing"
     )
 

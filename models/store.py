@@ -6,8 +6,9 @@ store nothing twice. Functions take a session and plain records; ORM rows never 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -28,11 +29,18 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[Mappin
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__  # type: ignore[attr-defined]
+    key = list(table.primary_key.columns)
+    # RETURNING counts what was really inserted (rowcount is -1 for psycopg batches).
+    if len({frozenset(row) for row in rows}) == 1:
+        # One statement compiled once, its parameters sent as batches ("insertmanyvalues"):
+        # a multi-row VALUES built per chunk cost ~0.5 ms a row to compile (bench/PROFILE.md).
+        statement = insert(table).on_conflict_do_nothing().returning(*key)
+        return sum(len(session.execute(statement, list(rows[i : i + CHUNK])).all())
+                   for i in range(0, len(rows), CHUNK))
     added = 0
-    key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-    for i in range(0, len(rows), CHUNK):
+    for i in range(0, len(rows), CHUNK):  # rows with different columns: defaults fill the gaps
         statement = insert(model).values(list(rows[i : i + CHUNK])).on_conflict_do_nothing()
-        # RETURNING counts what was really inserted (rowcount is -1 for psycopg batches).
         added += len(session.execute(statement.returning(*key)).all())
     return added
 
@@ -61,12 +69,23 @@ def existing_documents(session: Session, ids: Iterable[str]) -> dict[str, str]:
     return found
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def flat_row(record: Any) -> dict[str, Any]:
+    """Return a record's fields as a dict, without `asdict`'s recursive deep copy (which cost
+    more than the INSERT itself); nested records are converted by the caller."""
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
 def document_row(doc: r.Document, run_id: str | None) -> dict[str, Any]:
     """Return the table row for a document record."""
-    row = asdict(doc)
-    row["languages"] = [asdict(x) for x in doc.languages]
-    row["segments"] = [asdict(x) for x in doc.segments]
-    row["mt_artifacts"] = [asdict(x) for x in doc.mt_artifacts]
+    row = flat_row(doc)
+    row["languages"] = [flat_row(x) for x in doc.languages]
+    row["segments"] = [flat_row(x) for x in doc.segments]
+    row["mt_artifacts"] = [flat_row(x) for x in doc.mt_artifacts]
     row["date_source"] = str(doc.date_source)
     row.pop("language_hint", None)
     row["run_id"] = run_id
@@ -90,13 +109,13 @@ def save_documents(session: Session, docs: Sequence[r.Document], run_id: str | N
 
 def save_mentions(session: Session, mentions: Sequence[r.Mention]) -> int:
     """Insert mention rows; return how many were new."""
-    rows = [{**asdict(m), "kind": str(m.kind)} for m in mentions]
+    rows = [{**flat_row(m), "kind": str(m.kind)} for m in mentions]
     return insert_ignore(session, t.Mention, rows)
 
 
 def stance_row(obs: r.StanceObservation) -> dict[str, Any]:
     """Return the table row for a stance observation."""
-    return {**asdict(obs), "stance": str(obs.stance)}
+    return {**flat_row(obs), "stance": str(obs.stance)}
 
 
 def save_stances(session: Session, stances: Sequence[r.StanceObservation]) -> int:
@@ -176,6 +195,41 @@ def finish_run(
             finished_at=utcnow(), status=status, counts=dict(counts), sources=list(sources)
         )
     )
+
+
+def unfinished_run_documents(session: Session, run_id: str) -> dict[str, list[str]]:
+    """Return {run id: its document ids} for the other runs still marked running: runs that
+    died (kill -9, a crash) after storing documents, perhaps before updating positions."""
+    running = select(t.Run.id).where(t.Run.status == "running", t.Run.id != run_id)
+    rows = session.execute(
+        select(t.Document.run_id, t.Document.id).where(t.Document.run_id.in_(running))
+    )
+    out: dict[str, list[str]] = {}
+    for run, document in rows:
+        out.setdefault(run, []).append(document)
+    return out
+
+
+def stance_pairs(session: Session, document_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """Return the (party, demand) pairs the given documents hold stances on."""
+    wanted = list(set(document_ids))
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(wanted), CHUNK):
+        statement = select(t.StanceObservation.party_id, t.StanceObservation.demand_id).where(
+            t.StanceObservation.document_id.in_(wanted[i : i + CHUNK])
+        )
+        found.update((row[0], row[1]) for row in session.execute(statement.distinct()))
+    return found
+
+
+def mark_runs_interrupted(session: Session, run_ids: Sequence[str]) -> None:
+    """Record that runs died and another run carried their documents through positions."""
+    if run_ids:
+        session.execute(
+            update(t.Run)
+            .where(t.Run.id.in_(list(run_ids)), t.Run.status == "running")
+            .values(status="interrupted", finished_at=utcnow())
+        )
 
 
 def last_run_end(session: Session, flow: str) -> datetime | None:
@@ -291,3 +345,30 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
         rows = session.execute(select(t.Document.url).where(t.Document.url.in_(wanted[i:i + CHUNK])))
         found.update(row[0] for row in rows)
     return found
+
+
+def load_dedupe_rows(session: Session, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Return what clustering needs of stored documents (text, body end, MT score, cluster)."""
+    wanted = list(set(ids))
+    out: list[dict[str, Any]] = []
+    columns = (t.Document.id, t.Document.text, t.Document.body_end, t.Document.mt_score,
+               t.Document.published_at, t.Document.cluster_id, t.Document.duplicate_of)
+    for i in range(0, len(wanted), CHUNK):
+        rows = session.execute(select(*columns).where(t.Document.id.in_(wanted[i:i + CHUNK])))
+        out.extend(dict(row._mapping) for row in rows)
+    return out
+
+
+def move_canonical(session: Session, cluster_id: str, canonical_id: str) -> None:
+    """Make `canonical_id` the member every other document of its cluster duplicates."""
+    session.execute(update(t.Document).where(t.Document.cluster_id == cluster_id).values(
+        duplicate_of=None))
+    session.execute(update(t.Document).where(t.Document.cluster_id == cluster_id,
+                                             t.Document.id != canonical_id).values(
+        duplicate_of=canonical_id))
+
+
+def replace_signature(session: Session, document_id: str, blob: bytes) -> None:
+    """Overwrite a stored signature made with other parameters."""
+    session.execute(update(t.Signature).where(t.Signature.document_id == document_id).values(
+        minhash=blob))

@@ -278,6 +278,8 @@ def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
     """Serve the monitor (every 15 minutes) and digest (daily 07:00) schedules from here."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")  # run logs belong in the UI
     configure_prefect()
+    import httpx
+
     try:
         from shiftwatch.settings import load_settings
 
@@ -299,6 +301,8 @@ def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
         serve_deployments(build_deployments(settings.digest_timezone))
     except ShiftwatchError as exc:
         fail(str(exc))
+    except httpx.HTTPError as exc:  # the server is not (yet) there
+        fail(f"Prefect server at {_prefect_api_url()}: {exc}")
 
 
 notify_app = typer.Typer(

@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
+from conftest import SEEDS
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from conftest import SEEDS
 from shiftwatch.cli import app
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
@@ -109,3 +109,31 @@ def test_user_errors_are_one_clear_line(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_perturbed_copies_cluster_with_their_originals(prefect_harness, tmp_path):
+    from shiftwatch.flows.monitor import monitor
+
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for name in ("001_d97a2751ecc2e389.txt", "004_6c2bacb0460c0eda.txt", "manifest.yaml"):
+        shutil.copy(SEEDS / name, folder / name)
+    original = (SEEDS / "001_d97a2751ecc2e389.txt").read_text(encoding="utf-8")
+    paragraphs = original.split("\n\n")
+    copy = "\n\n".join(paragraphs[1:]).replace("“", '"').replace("”", '"')
+    copy += "\n\nShare on Facebook | Share on X | Subscribe to our newsletter for more news.\n"
+    (folder / "syndicated-copy.txt").write_text(
+        "---\ntitle: Moscow pessimistic (wire copy)\npublished: 2022-01-09\n---\n" + copy,
+        encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'copies.db'}"
+    first = monitor(seeds=[str(folder)], database_url=url, deliver=False)
+    assert (first["new"], first["duplicate"]) == (2, 1)
+    result = CliRunner().invoke(app, ["export", "documents", "--db", url])
+    docs = {json.loads(line)["title"]: json.loads(line) for line in result.output.splitlines()}
+    orig = docs["Moscow Pessimistic Ahead of Security Talks with U.S."]
+    dup = docs["Moscow pessimistic (wire copy)"]
+    other = next(d for t, d in docs.items() if t not in (orig["title"], dup["title"]))
+    assert dup["cluster_id"] == orig["cluster_id"] and dup["duplicate_of"] == orig["id"]
+    assert other["cluster_id"] != orig["cluster_id"] and other["duplicate_of"] is None
+    again = monitor(seeds=[str(folder)], database_url=url, deliver=False)
+    assert (again["new"], again["duplicate"], again["unchanged"]) == (0, 0, 3)

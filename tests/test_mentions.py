@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import yaml
-
 from conftest import FIXTURES
+
 from shiftwatch.analysis.mentions import compile_matcher
 from shiftwatch.records import Entity, EntityKind
 

@@ -10,8 +10,15 @@ from sqlalchemy import func, inspect, select
 from shiftwatch.models import store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import downgrade, migrate, open_database, session_scope
-from shiftwatch.records import Document, EntityKind, Mention, Rejected, RejectReason, Stance, \
-    StanceObservation
+from shiftwatch.records import (
+    Document,
+    EntityKind,
+    Mention,
+    Rejected,
+    RejectReason,
+    Stance,
+    StanceObservation,
+)
 
 NOW = datetime(2022, 1, 10, 12, tzinfo=UTC)
 

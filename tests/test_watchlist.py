@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import FIXTURES
+
 from shiftwatch.analysis.pipeline import Analyzer
 from shiftwatch.errors import ConfigError
 from shiftwatch.models.watchlist import load_watchlist

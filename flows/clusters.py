@@ -1,0 +1,97 @@
+"""Dedupe in the flow: load the signature index, place a batch in clusters, record it.
+
+The index is rebuilt from stored signatures (bytes, not texts) and only when a batch has
+new documents, so a run with nothing new never pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from shiftwatch.analysis.dedupe import (
+    DedupeItem,
+    DedupePlan,
+    DuplicateIndex,
+    MatchKind,
+    assign_clusters,
+    dedupe_item,
+    signature_of,
+    signature_to_bytes,
+)
+from shiftwatch.analysis.pipeline import Analysis, Analyzer
+from shiftwatch.models import store
+from shiftwatch.models.db import session_scope
+
+MT_TRANSLATED = 0.5  # a stored document scoring this much counts as a translation
+
+
+@dataclass
+class ClusterResult:
+    analyses: list[Analysis]
+    signatures: dict[str, bytes] = field(default_factory=dict)
+    plan: DedupePlan | None = None
+
+
+def _stored_item(row: dict[str, object]) -> DedupeItem:
+    text = str(row["text"])
+    end = row["body_end"]
+    return DedupeItem(
+        id=str(row["id"]), text=text[:end] if isinstance(end, int) else text,
+        published_at=row["published_at"],  # type: ignore[arg-type]
+        translated=float(row["mt_score"] or 0) >= MT_TRANSLATED,  # type: ignore[arg-type]
+        cluster_id=row["cluster_id"], duplicate_of=row["duplicate_of"],  # type: ignore[arg-type]
+    )
+
+
+def load_index(engine: Engine, exclude: Sequence[str] = ()) -> DuplicateIndex:
+    """Return the dedupe index of every stored signature (stale ones recomputed)."""
+    skip = set(exclude)
+    with session_scope(engine) as session:
+        rows = [(i, b) for i, b in store.load_signatures(session) if i not in skip]
+    index = DuplicateIndex.from_rows(rows)
+    if index.stale:
+        _refresh_stale(engine, index)
+    return index
+
+
+def _refresh_stale(engine: Engine, index: DuplicateIndex) -> None:
+    with session_scope(engine) as session:
+        for row in store.load_dedupe_rows(session, index.stale):
+            signature = signature_of(_stored_item(row).text)
+            store.replace_signature(session, str(row["id"]), signature_to_bytes(signature))
+            index.add(str(row["id"]), signature)
+
+
+def cluster_batch(
+    engine: Engine, analyzer: Analyzer, analyses: Sequence[Analysis], changed: Sequence[str]
+) -> ClusterResult:
+    """Return the batch's analyses with clusters set, and the signatures to store."""
+    if not analyses:
+        return ClusterResult(analyses=[])
+    index = load_index(engine, exclude=changed)
+
+    def load(ids: object) -> dict[str, DedupeItem]:
+        with session_scope(engine) as session:
+            return {str(r["id"]): _stored_item(r) for r in store.load_dedupe_rows(session, ids)}
+
+    plan = assign_clusters([dedupe_item(a.document) for a in analyses], index, load)
+    decided = {d.document_id: d for d in plan.decisions}
+    out = []
+    for analysis in analyses:
+        decision = decided.get(analysis.document.id)
+        out.append(analysis if decision is None else
+                   analyzer.with_cluster(analysis, decision.cluster_id, decision.duplicate_of))
+    signatures = {d.document_id: signature_to_bytes(d.signature) for d in plan.decisions
+                  if d.signature is not None and d.match != MatchKind.KNOWN}
+    return ClusterResult(analyses=out, signatures=signatures, plan=plan)
+
+
+def record_clusters(session: Session, result: ClusterResult) -> None:
+    """Store the batch's signatures and move canonicals that changed (caller's transaction)."""
+    store.save_signatures(session, result.signatures)
+    for change in result.plan.canonical_changes if result.plan else ():
+        store.move_canonical(session, change.cluster_id, change.canonical_id)
