@@ -38,6 +38,7 @@ from shiftwatch.models.queries import digest_data
 from shiftwatch.models.tables import utcnow
 from shiftwatch.models.watchlist import load_watchlist
 from shiftwatch.settings import Settings, load_settings
+from shiftwatch.settings import parse_since as parse_iso
 
 ARTIFACT_KEY = "shiftwatch-digest"
 NO_CHANNEL = (
@@ -48,16 +49,9 @@ NO_CHANNEL = (
 
 def parse_since(value: str | datetime | None) -> datetime | None:
     """Return `value` as an aware UTC datetime (naive input is taken as UTC)."""
-    if value is None or isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"since {value!r} is not an ISO date (e.g. 2022-01-10)") from None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None if value is None else parse_iso(value)
 
 
 def artifact_markdown(data: DigestData) -> str:

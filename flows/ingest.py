@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -34,6 +35,7 @@ class SourceCounts:
     unchanged: int = 0
     duplicate: int = 0
     rejected: int = 0
+    reanalysed: int = 0
     latency_s: float = 0.0
     detail: str = ""
 
@@ -123,3 +125,27 @@ def _count(result: IngestResult, analyses: Sequence[Analysis]) -> None:
         result.languages[doc.language] += 1
         result.machine_translated += doc.mt_score >= MT_FLAG
         result.pairs.update((s.party_id, s.demand_id) for s in a.stances)
+
+
+def reanalyze_since(
+    engine: Engine, analyzer: Analyzer, since: datetime, run_id: str
+) -> IngestResult:
+    """Re-analyse stored documents published since `since` (after a watchlist change).
+
+    Mentions and stances are replaced; the positions step then replays every pair they
+    touched, before or after, and known shifts keep their ids, so nothing is announced twice.
+    """
+    result = IngestResult()
+    with session_scope(engine) as session:
+        docs = store.documents_since(session, since)
+    analyses = analyzer.analyze_batch(docs)
+    with session_scope(engine) as session:
+        result.pairs |= store.replace_analysis(session, [d.id for d in docs])
+        store.update_descriptions(session, [a.document for a in analyses])
+        store.save_mentions(session, [m for a in analyses for m in a.mentions])
+        store.save_stances(session, [s for a in analyses for s in a.stances])
+    for a in analyses:
+        result.source(a.document.source_id).reanalysed += 1
+        result.new_document_ids.append(a.document.id)
+        result.pairs.update((s.party_id, s.demand_id) for s in a.stances)
+    return result

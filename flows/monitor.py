@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -24,14 +25,14 @@ from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
 from shiftwatch.connectors.files import FolderBatch, read_folder
 from shiftwatch.flows.deliver import deliver_alerts
 from shiftwatch.flows.feeds import FeedBatch, poll_feeds
-from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items
+from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items, reanalyze_since
 from shiftwatch.flows.positions import Announce, PositionResult, update_positions
 from shiftwatch.flows.runs import monitor_run_title, rename_flow_run
 from shiftwatch.models import outbox, store
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.watchlist import load_watchlist
 from shiftwatch.records import RawItem, Rejected
-from shiftwatch.settings import DEFAULT_SEEDS, Settings, load_settings
+from shiftwatch.settings import DEFAULT_SEEDS, Settings, load_settings, parse_since
 
 
 def _run_name() -> str:
@@ -54,6 +55,12 @@ def ingest_task(
 ) -> IngestResult:
     """Analyse and store one batch of items."""
     return ingest_items(engine, analyzer, items, run_id, rejected)
+
+
+@task(name="reanalyse-window", cache_policy=NO_CACHE, persist_result=False)
+def reanalyze_task(engine: Engine, analyzer: Analyzer, since: datetime, run_id: str) -> IngestResult:
+    """Re-analyse the stored documents published since `since`."""
+    return reanalyze_since(engine, analyzer, since, run_id)
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE, persist_result=False)
@@ -99,7 +106,7 @@ def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> 
 
 def _summarize(run_id: str, result: IngestResult, elapsed_s: float) -> dict[str, Any]:
     totals = {k: sum(getattr(c, k) for c in result.counts.values())
-              for k in ("new", "duplicate", "unchanged", "rejected")}
+              for k in ("new", "duplicate", "unchanged", "rejected", "reanalysed")}
     return {
         "run_id": run_id, **totals, "elapsed_s": round(elapsed_s, 3),
         "languages": dict(result.languages), "machine_translated": result.machine_translated,
@@ -135,6 +142,7 @@ def monitor(
     watchlist: str | None = None,
     database_url: str | None = None,
     deliver: bool = True,
+    since: str | None = None,
 ) -> dict[str, Any]:
     """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
     started = time.perf_counter()
@@ -158,6 +166,12 @@ def monitor(
         store.ensure_sources(session, [{"id": h.source_id, "kind": h.kind, "url": h.source_id}
                                        for h in collected.health if h.kind == "file"])
     result = ingest_task(engine, analyzer, collected.items, collected.rejected, run_id)
+    if since is not None:
+        redone = reanalyze_task(engine, analyzer, parse_since(since), run_id)
+        result.pairs |= redone.pairs
+        result.new_document_ids.extend(redone.new_document_ids)
+        for source_id, counts in redone.counts.items():
+            result.source(source_id).reanalysed += counts.reanalysed
     for h in collected.health:
         counts = result.source(h.source_id)
         counts.kind, counts.latency_s, counts.detail = h.kind, h.latency_s, h.detail

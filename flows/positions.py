@@ -51,7 +51,7 @@ def update_positions(
         history = [o for o in everything if observation_key(o) not in new_keys]
         shifts = detect_shifts(history, new, store.load_shifts(session, pairs))
         to_announce = store.save_shifts(session, shifts, run_id)
-        store.save_positions(session, current_positions(everything))
+        store.save_positions(session, current_positions(everything), pairs)
         if announce is not None and to_announce:
             result.alerts_queued = announce(session, to_announce)
     result.shifts = [s.id for s in shifts]

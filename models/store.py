@@ -305,11 +305,13 @@ def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None)
     return announce
 
 
-def save_positions(session: Session, positions: Sequence[r.Position]) -> None:
-    """Replace the stored current positions of the given (party, demand) pairs."""
-    for p in positions:
-        session.execute(delete(t.Position).where(t.Position.party_id == p.party_id,
-                                                 t.Position.demand_id == p.demand_id))
+def save_positions(
+    session: Session, positions: Sequence[r.Position], pairs: Iterable[tuple[str, str]] = ()
+) -> None:
+    """Replace the stored positions of `pairs` (and of every pair in `positions`)."""
+    for party_id, demand_id in {*pairs, *((p.party_id, p.demand_id) for p in positions)}:
+        session.execute(delete(t.Position).where(t.Position.party_id == party_id,
+                                                 t.Position.demand_id == demand_id))
     insert_ignore(session, t.Position, [
         {"party_id": p.party_id, "demand_id": p.demand_id, "stance": str(p.stance),
          "since": p.since, "observations": p.observations, "confidence": p.confidence,
@@ -372,3 +374,44 @@ def replace_signature(session: Session, document_id: str, blob: bytes) -> None:
     """Overwrite a stored signature made with other parameters."""
     session.execute(update(t.Signature).where(t.Signature.document_id == document_id).values(
         minhash=blob))
+
+
+def to_document(row: t.Document) -> r.Document:
+    """Return the record of a stored document (for re-analysis)."""
+    return r.Document(
+        id=row.id, source_id=row.source_id, url=row.url, canonical_url=row.canonical_url,
+        title=row.title, text=row.text, content_hash=row.content_hash, fetched_at=row.fetched_at,
+        published_at=row.published_at, date_source=r.DateSource(row.date_source), guid=row.guid,
+        raw_hash=row.raw_hash, kind=row.kind, body_end=row.body_end,
+        language_hint=row.language if row.language != "und" else None,
+        mt_artifacts=tuple(r.MTArtifact(**a) for a in row.mt_artifacts if a.get("start") is None),
+        cluster_id=row.cluster_id, duplicate_of=row.duplicate_of,
+    )
+
+
+def documents_since(session: Session, since: datetime) -> list[r.Document]:
+    """Return the stored documents published at or after `since`, oldest first."""
+    statement = (select(t.Document).where(t.Document.published_at >= since)
+                 .order_by(t.Document.published_at, t.Document.id))
+    return [to_document(row) for row in session.execute(statement).scalars()]
+
+
+def replace_analysis(session: Session, ids: Sequence[str]) -> set[tuple[str, str]]:
+    """Delete the mentions and stances of `ids`; return the (party, demand) pairs they held."""
+    if not ids:
+        return set()
+    pairs = {(row[0], row[1]) for row in session.execute(
+        select(t.StanceObservation.party_id, t.StanceObservation.demand_id)
+        .where(t.StanceObservation.document_id.in_(ids)))}
+    for model in (t.StanceObservation, t.Mention):
+        session.execute(delete(model).where(model.document_id.in_(ids)))
+    return pairs
+
+
+def update_descriptions(session: Session, docs: Sequence[r.Document]) -> None:
+    """Store re-computed language and MT fields of documents."""
+    for doc in docs:
+        row = document_row(doc, None)
+        session.execute(update(t.Document).where(t.Document.id == doc.id).values(
+            language=row["language"], languages=row["languages"], segments=row["segments"],
+            mt_score=row["mt_score"], mt_artifacts=row["mt_artifacts"], body_end=row["body_end"]))

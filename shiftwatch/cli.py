@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,11 +96,15 @@ def run(
     db: DbOption = None,
     no_deliver: NoDeliverOption = False,
     digest_format: RunFormatOption = DigestFormat.text,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Also re-analyse stored documents published since this ISO date "
+        "(after a watchlist change)")] = None,
 ) -> None:
     """Run the monitor once over the given sources and print a digest."""
     configure_prefect()
     try:
         preflight(seeds, watchlist, db, feed, feeds_file)
+        _parse_since(since)
         from shiftwatch.flows.monitor import monitor
 
         summary = monitor(
@@ -108,7 +112,7 @@ def run(
             feeds=list(feed) if feed else None,
             feeds_file=str(feeds_file) if feeds_file else None,
             watchlist=str(watchlist) if watchlist else None,
-            database_url=db, deliver=not no_deliver,
+            database_url=db, deliver=not no_deliver, since=since,
         )
         typer.echo(_digest_text(db, watchlist, digest_format.value, None, summary))
     except ShiftwatchError as exc:
@@ -210,13 +214,9 @@ def write_rows(rows: Iterable[dict[str, Any]], fields: tuple[str, ...], fmt: str
 
 
 def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"--since {value!r} is not an ISO date (e.g. 2022-01-10 or 2022-01-10T07:00)")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    from shiftwatch.settings import parse_since
+
+    return None if value is None else parse_since(value)
 
 
 @app.command()

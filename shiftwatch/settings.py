@@ -7,6 +7,7 @@ no module reads the environment on its own. Secrets are `SecretStr`: they print 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -140,3 +141,14 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = "SHIFTWATCH_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
         raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+def parse_since(value: str) -> datetime:
+    """Return an aware datetime (UTC if no zone given) for an ISO date typed by a user."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--since {value!r} is not an ISO date (e.g. 2022-01-10 or 2022-01-10T07:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -137,3 +137,15 @@ def test_perturbed_copies_cluster_with_their_originals(prefect_harness, tmp_path
     assert other["cluster_id"] != orig["cluster_id"] and other["duplicate_of"] is None
     again = monitor(seeds=[str(folder)], database_url=url, deliver=False)
     assert (again["new"], again["duplicate"], again["unchanged"]) == (0, 0, 3)
+
+
+def test_reanalysing_a_window_changes_nothing_when_nothing_changed(seeded):
+    from shiftwatch.flows.monitor import monitor
+
+    before = _counts(seeded["url"])
+    shifts_before = CliRunner().invoke(app, ["export", "shifts", "--db", seeded["url"]]).output
+    redo = monitor(seeds=[], database_url=seeded["url"], deliver=False, since="2022-01-01")
+    assert (redo["reanalysed"], redo["new"]) == (5, 0)
+    assert _counts(seeded["url"]) == before
+    after = CliRunner().invoke(app, ["export", "shifts", "--db", seeded["url"]]).output
+    assert after == shifts_before
