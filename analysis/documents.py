@@ -30,8 +30,11 @@ from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectRe
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 MAX_NUL_SHARE = 0.01  # more NULs than this and the bytes are binary, not text
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" dates are garbage
 TITLE_MAX = 300
@@ -50,8 +53,13 @@ def build_document(raw: RawItem) -> Document | Rejected:
     try:
         return _build(raw)
     except _Reject as exc:
-        return Rejected(source_id=raw.source_id, item=raw.url, stage="normalize",
-                        reason=exc.reason, detail=exc.detail)
+        return Rejected(
+            source_id=raw.source_id,
+            item=raw.url,
+            stage="normalize",
+            reason=exc.reason,
+            detail=exc.detail,
+        )
 
 
 def _build(raw: RawItem) -> Document:
@@ -73,10 +81,19 @@ def _build(raw: RawItem) -> Document:
     canonical = canonicalize_url(url)
     published, date_source = _publication(raw, meta)
     return Document(
-        id=document_id(canonical), source_id=raw.source_id, url=url, canonical_url=canonical,
-        title=_title(meta.get("title") or raw.title, text), text=text,
-        content_hash=content_hash(text), fetched_at=raw.fetched_at, published_at=published,
-        date_source=date_source, guid=raw.guid, raw_hash=raw_hash(raw), kind=_str(meta.get("kind")),
+        id=document_id(canonical),
+        source_id=raw.source_id,
+        url=url,
+        canonical_url=canonical,
+        title=_title(meta.get("title") or raw.title, text),
+        text=text,
+        content_hash=content_hash(text),
+        fetched_at=raw.fetched_at,
+        published_at=published,
+        date_source=date_source,
+        guid=raw.guid,
+        raw_hash=raw_hash(raw),
+        kind=_str(meta.get("kind")),
         language_hint=_str(meta.get("language")) or raw.language_hint,
         # Offsets of repaired lines refer to the text before normalization: dropped.
         mt_artifacts=tuple(replace(a, start=None, end=None) for a in repaired),
@@ -138,8 +155,12 @@ def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
 def _extract_html(html: str, url: str) -> tuple[str, dict[str, Any]]:
     try:
         result = trafilatura.bare_extraction(
-            html, url=url if url.startswith("http") else None, with_metadata=True,
-            include_comments=False, include_tables=True, favor_precision=True,
+            html,
+            url=url if url.startswith("http") else None,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_precision=True,
         )
     except Exception as exc:  # trafilatura raises a zoo of parser errors on broken markup
         raise _Reject(RejectReason.MALFORMED, f"HTML could not be parsed: {exc}") from None
@@ -152,9 +173,48 @@ def _extract_html(html: str, url: str) -> tuple[str, dict[str, Any]]:
     return result.text, {k: v for k, v in meta.items() if v}
 
 
-_BLOCKS = frozenset("p div br li h1 h2 h3 h4 h5 h6 blockquote tr section article header "
-                    "footer pre ul ol table figure figcaption dd dt".split())
-_DROP = frozenset("script style noscript template iframe object embed svg math head".split())
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "tr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "pre",
+        "ul",
+        "ol",
+        "table",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+    }
+)
+_DROP = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "head",
+    }
+)
 
 
 def html_to_text(html: str) -> str:

@@ -18,6 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from shiftwatch.records import Entity, EntityKind, Mention
 
@@ -71,8 +72,7 @@ def _compile_alias(entity: Entity, alias: str) -> _Alias | None:
         exact = tok.group() if case_sensitive else None
         words.append(_Word(form=fold(tok.group()), stem=stem, exact_case=exact))
     gaps = tuple(
-        _normalize_gap(body[a.end() : b.start()].replace("*", ""))
-        for a, b in zip(tokens, tokens[1:], strict=False)
+        _normalize_gap(body[a.end() : b.start()].replace("*", "")) for a, b in pairwise(tokens)
     )
     return _Alias(entity=entity, words=tuple(words), gaps=gaps, text=alias)
 
@@ -129,8 +129,14 @@ class Matcher:
                 if end is not None:
                     found.append((tokens[i][0], end, alias))
         return [
-            Mention(document_id=document_id, kind=a.entity.kind, entity_id=a.entity.id,
-                    text=text[s:e], start=s, end=e)
+            Mention(
+                document_id=document_id,
+                kind=a.entity.kind,
+                entity_id=a.entity.id,
+                text=text[s:e],
+                start=s,
+                end=e,
+            )
             for s, e, a in _leftmost_longest(found)
             if a.entity is not _STOP
         ]
@@ -151,7 +157,7 @@ def _match_at(
     if i + len(alias.words) > len(tokens):
         return None
     for k, word in enumerate(alias.words):
-        start, end, token = tokens[i + k]
+        start, _end, token = tokens[i + k]
         if not _word_matches(word, token, folded[i + k]):
             return None
         if k:

@@ -41,21 +41,35 @@ class Analyzer:
         terms = demand_terms_from_watchlist(watchlist_raw) if watchlist_raw else None
         self.stance_model = compile_stance_model(self.entities, terms)
         # Person names feed the MT check for one name spelled several ways (Charap/Sharap).
-        self.names = tuple(sorted({
-            alias for e in self.entities if e.kind is EntityKind.ACTOR
-            for forms in e.aliases.values() for alias in forms if alias[:1].isupper()
-        }))
+        self.names = tuple(
+            sorted(
+                {
+                    alias
+                    for e in self.entities
+                    if e.kind is EntityKind.ACTOR
+                    for forms in e.aliases.values()
+                    for alias in forms
+                    if alias[:1].isupper()
+                }
+            )
+        )
 
     def describe(self, document: Document) -> Document:
         """Return `document` with its languages, MT evidence and body end filled in."""
         lang = detect_languages(document.text, hint=document.language_hint)
-        mt = find_mt_artifacts(document.text, language=lang.language, segments=lang.segments,
-                               names=self.names)
+        mt = find_mt_artifacts(
+            document.text, language=lang.language, segments=lang.segments, names=self.names
+        )
         artifacts = (*document.mt_artifacts, *mt.artifacts)  # repaired mojibake comes first
         return replace(
-            document, language=lang.language, languages=lang.languages,
-            segments=lang.segments, mt_score=score_artifacts(artifacts), mt_artifacts=artifacts,
-            body_end=document.body_end if document.body_end is not None
+            document,
+            language=lang.language,
+            languages=lang.languages,
+            segments=lang.segments,
+            mt_score=score_artifacts(artifacts),
+            mt_artifacts=artifacts,
+            body_end=document.body_end
+            if document.body_end is not None
             else find_body_end(document.text),
         )
 
@@ -70,7 +84,9 @@ class Analyzer:
         """Return the analyses of `documents`, in order."""
         return [self.analyze(doc) for doc in documents]
 
-    def with_cluster(self, analysis: Analysis, cluster_id: str, duplicate_of: str | None) -> Analysis:
+    def with_cluster(
+        self, analysis: Analysis, cluster_id: str, duplicate_of: str | None
+    ) -> Analysis:
         """Return `analysis` with its dedupe cluster recorded on the document and stances."""
         document = replace(analysis.document, cluster_id=cluster_id, duplicate_of=duplicate_of)
         stances = tuple(replace(s, cluster_id=cluster_id) for s in analysis.stances)

@@ -1,7 +1,7 @@
 """Run every benchmark in bench/ and rewrite bench/results.md.
 
     python bench/run_all.py            # full figures (minutes)
-    python bench/run_all.py --smoke    # tiny sizes: keeps the benchmarks working, figures meaningless
+    python bench/run_all.py --smoke    # tiny sizes: keeps benchmarks working; figures meaningless
     python bench/run_all.py --only language,dedupe
 
 Each bench/bench_<area>.py exposes `run(smoke: bool) -> str` returning a markdown section with
@@ -34,8 +34,10 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def _load(path: Path):  # type: ignore[no-untyped-def]
@@ -67,8 +69,9 @@ def main() -> int:
             failures += 1
             sections.append(f"## {area}\n\nFAILED: {type(exc).__name__}: {exc}\n")
         print(f"   {time.perf_counter() - started:.1f}s", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=HERE).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
     header = (
         "# Benchmark results\n\n"
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit or 'unknown'}\n"

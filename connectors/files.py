@@ -56,9 +56,9 @@ def read_folder(folder: str | Path, *, max_bytes: int) -> FolderBatch:
 
 def _document_files(root: Path) -> Iterable[Path]:
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(root).parts):
-            if path.name != MANIFEST:
-                yield path
+        hidden = any(p.startswith(".") for p in path.relative_to(root).parts)
+        if path.is_file() and not hidden and path.name != MANIFEST:
+            yield path
 
 
 def _read_manifest(root: Path) -> dict[str, dict[str, object]]:

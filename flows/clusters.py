@@ -40,10 +40,12 @@ def _stored_item(row: dict[str, object]) -> DedupeItem:
     text = str(row["text"])
     end = row["body_end"]
     return DedupeItem(
-        id=str(row["id"]), text=text[:end] if isinstance(end, int) else text,
+        id=str(row["id"]),
+        text=text[:end] if isinstance(end, int) else text,
         published_at=row["published_at"],  # type: ignore[arg-type]
         translated=float(row["mt_score"] or 0) >= MT_TRANSLATED,  # type: ignore[arg-type]
-        cluster_id=row["cluster_id"], duplicate_of=row["duplicate_of"],  # type: ignore[arg-type]
+        cluster_id=row["cluster_id"],
+        duplicate_of=row["duplicate_of"],  # type: ignore[arg-type]
     )
 
 
@@ -83,10 +85,16 @@ def cluster_batch(
     out = []
     for analysis in analyses:
         decision = decided.get(analysis.document.id)
-        out.append(analysis if decision is None else
-                   analyzer.with_cluster(analysis, decision.cluster_id, decision.duplicate_of))
-    signatures = {d.document_id: signature_to_bytes(d.signature) for d in plan.decisions
-                  if d.signature is not None and d.match != MatchKind.KNOWN}
+        out.append(
+            analysis
+            if decision is None
+            else analyzer.with_cluster(analysis, decision.cluster_id, decision.duplicate_of)
+        )
+    signatures = {
+        d.document_id: signature_to_bytes(d.signature)
+        for d in plan.decisions
+        if d.signature is not None and d.match != MatchKind.KNOWN
+    }
     return ClusterResult(analyses=out, signatures=signatures, plan=plan)
 
 

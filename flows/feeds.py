@@ -36,15 +36,22 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     """Return the fetcher's policy from the settings (validated before any I/O)."""
     http = settings.http()
     return FetchPolicy(
-        contact=settings.contact, read_timeout_s=http.timeout_s,
-        max_body_bytes=http.max_body_bytes, per_host_concurrency=http.per_host_concurrency,
-        max_concurrency=http.global_concurrency, allow_private=http.allow_private_addresses,
+        contact=settings.contact,
+        read_timeout_s=http.timeout_s,
+        max_body_bytes=http.max_body_bytes,
+        per_host_concurrency=http.per_host_concurrency,
+        max_concurrency=http.global_concurrency,
+        allow_private=http.allow_private_addresses,
         allowed_networks=settings.allowed_network_list(),
     )
 
 
 def poll_feeds(
-    engine: Engine, feeds: Sequence[FeedConfig], settings: Settings, *, force: bool = False,
+    engine: Engine,
+    feeds: Sequence[FeedConfig],
+    settings: Settings,
+    *,
+    force: bool = False,
     now: datetime | None = None,
 ) -> FeedBatch:
     """Poll the feeds that are due (all with `force`) and record their new state."""
@@ -61,8 +68,12 @@ def poll_feeds(
 
 
 async def _poll(
-    feeds: Sequence[FeedConfig], states: dict[str, FeedState], settings: Settings,
-    now: datetime, force: bool, engine: Engine,
+    feeds: Sequence[FeedConfig],
+    states: dict[str, FeedState],
+    settings: Settings,
+    now: datetime,
+    force: bool,
+    engine: Engine,
 ) -> list[FeedOutcome]:
     def is_known(item: RawItem) -> bool:
         with session_scope(engine) as session:
@@ -73,19 +84,31 @@ async def _poll(
 
 
 def _source_row(feed: FeedConfig) -> dict[str, object]:
-    return {"id": feed.id, "kind": "feed", "url": feed.url, "name": feed.name,
-            "language_hint": feed.language, "fetch_full_article": feed.fetch_full_article,
-            "poll_interval_s": feed.poll_interval_s}
+    return {
+        "id": feed.id,
+        "kind": "feed",
+        "url": feed.url,
+        "name": feed.name,
+        "language_hint": feed.language,
+        "fetch_full_article": feed.fetch_full_article,
+        "poll_interval_s": feed.poll_interval_s,
+    }
 
 
 def _state_columns(outcome: FeedOutcome) -> dict[str, object]:
     state = outcome.state
     return {
-        "state": state.to_json(), "etag": state.etag, "last_modified": state.last_modified,
-        "body_hash": state.body_hash, "last_fetched_at": state.last_fetched_at,
-        "next_poll_at": state.next_poll_at, "poll_interval_s": state.poll_interval_s,
-        "status": str(state.health), "failures": state.consecutive_failures,
-        "error_score": state.failure_score, "last_error": state.last_error,
+        "state": state.to_json(),
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "body_hash": state.body_hash,
+        "last_fetched_at": state.last_fetched_at,
+        "next_poll_at": state.next_poll_at,
+        "poll_interval_s": state.poll_interval_s,
+        "status": str(state.health),
+        "failures": state.consecutive_failures,
+        "error_score": state.failure_score,
+        "last_error": state.last_error,
         "last_error_kind": str(state.last_error_kind) if state.last_error_kind else None,
         "muted": state.muted,
     }
@@ -97,9 +120,14 @@ def _batch(outcomes: Sequence[FeedOutcome]) -> FeedBatch:
         batch.items.extend(outcome.items)
         batch.rejected.extend(outcome.rejected)
         batch.warnings.extend(f"{outcome.url}: {w}" for w in outcome.warnings)
-        batch.health.append(SourceCounts(
-            source_id=outcome.feed_id, kind="feed", status=str(outcome.status),
-            latency_s=round(outcome.latency_s, 3),
-            detail=outcome.error or (f"HTTP {outcome.http_status}" if outcome.http_status else ""),
-        ))
+        batch.health.append(
+            SourceCounts(
+                source_id=outcome.feed_id,
+                kind="feed",
+                status=str(outcome.status),
+                latency_s=round(outcome.latency_s, 3),
+                detail=outcome.error
+                or (f"HTTP {outcome.http_status}" if outcome.http_status else ""),
+            )
+        )
     return batch

@@ -50,7 +50,10 @@ def read_folder_task(folder: str, max_bytes: int) -> FolderBatch:
 
 @task(name="analyse-and-store", cache_policy=NO_CACHE, persist_result=False)
 def ingest_task(
-    engine: Engine, analyzer: Analyzer, items: Sequence[RawItem], rejected: Sequence[Rejected],
+    engine: Engine,
+    analyzer: Analyzer,
+    items: Sequence[RawItem],
+    rejected: Sequence[Rejected],
     run_id: str,
 ) -> IngestResult:
     """Analyse and store one batch of items."""
@@ -58,7 +61,9 @@ def ingest_task(
 
 
 @task(name="reanalyse-window", cache_policy=NO_CACHE, persist_result=False)
-def reanalyze_task(engine: Engine, analyzer: Analyzer, since: datetime, run_id: str) -> IngestResult:
+def reanalyze_task(
+    engine: Engine, analyzer: Analyzer, since: datetime, run_id: str
+) -> IngestResult:
     """Re-analyse the stored documents published since `since`."""
     return reanalyze_since(engine, analyzer, since, run_id)
 
@@ -82,10 +87,14 @@ def positions_task(
 @task(name="publish-health", cache_policy=NO_CACHE, persist_result=False)
 def publish_health(summary: dict[str, Any], sources: list[dict[str, Any]]) -> None:
     """Leave the run's per-source health table and summary in the Prefect UI."""
-    create_table_artifact(key="monitor-sources", table=sources,
-                          description="Per-source health of this monitor run")
-    create_markdown_artifact(key="monitor-summary", markdown=summary_markdown(summary, sources),
-                             description="What this monitor run did")
+    create_table_artifact(
+        key="monitor-sources", table=sources, description="Per-source health of this monitor run"
+    )
+    create_markdown_artifact(
+        key="monitor-summary",
+        markdown=summary_markdown(summary, sources),
+        description="What this monitor run did",
+    )
 
 
 def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> str:
@@ -105,11 +114,16 @@ def summary_markdown(summary: dict[str, Any], sources: list[dict[str, Any]]) -> 
 
 
 def _summarize(run_id: str, result: IngestResult, elapsed_s: float) -> dict[str, Any]:
-    totals = {k: sum(getattr(c, k) for c in result.counts.values())
-              for k in ("new", "duplicate", "unchanged", "rejected", "reanalysed")}
+    totals = {
+        k: sum(getattr(c, k) for c in result.counts.values())
+        for k in ("new", "duplicate", "unchanged", "rejected", "reanalysed")
+    }
     return {
-        "run_id": run_id, **totals, "elapsed_s": round(elapsed_s, 3),
-        "languages": dict(result.languages), "machine_translated": result.machine_translated,
+        "run_id": run_id,
+        **totals,
+        "elapsed_s": round(elapsed_s, 3),
+        "languages": dict(result.languages),
+        "machine_translated": result.machine_translated,
         "new_document_ids": result.new_document_ids,
     }
 
@@ -122,8 +136,13 @@ def _collect_folders(settings: Settings, folders: Sequence[str]) -> FeedBatch:
         folder = future.result()
         batch.items.extend(folder.items)
         batch.rejected.extend(folder.rejected)
-        batch.health.append(SourceCounts(source_id=folder.source_id, kind="file",
-                                         latency_s=round(time.perf_counter() - started, 3)))
+        batch.health.append(
+            SourceCounts(
+                source_id=folder.source_id,
+                kind="file",
+                latency_s=round(time.perf_counter() - started, 3),
+            )
+        )
     return batch
 
 
@@ -146,8 +165,7 @@ def monitor(
 ) -> dict[str, Any]:
     """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
     started = time.perf_counter()
-    settings = load_settings(database_url=database_url, watchlist=watchlist,
-                             feeds_file=feeds_file)
+    settings = load_settings(database_url=database_url, watchlist=watchlist, feeds_file=feeds_file)
     wl = load_watchlist(settings.watchlist)
     analyzer = Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
     engine = open_database(settings.database_url)
@@ -163,8 +181,14 @@ def monitor(
         collected.rejected.extend(polled.rejected)
         collected.health.extend(polled.health)
     with session_scope(engine) as session:
-        store.ensure_sources(session, [{"id": h.source_id, "kind": h.kind, "url": h.source_id}
-                                       for h in collected.health if h.kind == "file"])
+        store.ensure_sources(
+            session,
+            [
+                {"id": h.source_id, "kind": h.kind, "url": h.source_id}
+                for h in collected.health
+                if h.kind == "file"
+            ],
+        )
     result = ingest_task(engine, analyzer, collected.items, collected.rejected, run_id)
     if since is not None:
         redone = reanalyze_task(engine, analyzer, parse_since(since), run_id)
@@ -179,18 +203,27 @@ def monitor(
     shifts = positions_task(engine, result, run_id, outbox.announcer(settings, run_id))
     alerts = deliver_alerts(engine, settings, wl, run_id, deliver)  # deliver=False: to files
     summary = _summarize(run_id, result, time.perf_counter() - started)
-    summary.update(shifts=len(shifts.shifts), announced=len(shifts.announced),
-                   held=len(shifts.held), retroactive=len(shifts.retroactive),
-                   feed_warnings=len(collected.warnings) if feed_list else 0)
+    summary.update(
+        shifts=len(shifts.shifts),
+        announced=len(shifts.announced),
+        held=len(shifts.held),
+        retroactive=len(shifts.retroactive),
+        feed_warnings=len(collected.warnings) if feed_list else 0,
+    )
     summary["alerts"] = alerts
     sources = [asdict(c) for c in result.counts.values()]
     publish_health(summary, sources)
     rename_flow_run(monitor_run_title(summary, sources))
     with session_scope(engine) as session:
         store.finish_run(session, run_id, "completed", summary, sources)
-    get_run_logger().info("monitor %s: %s new, %s duplicate, %s unchanged, %s rejected", run_id,
-                          summary["new"], summary["duplicate"], summary["unchanged"],
-                          summary["rejected"])
+    get_run_logger().info(
+        "monitor %s: %s new, %s duplicate, %s unchanged, %s rejected",
+        run_id,
+        summary["new"],
+        summary["duplicate"],
+        summary["unchanged"],
+        summary["rejected"],
+    )
     engine.dispose()
     return summary
 

@@ -16,27 +16,87 @@ from shiftwatch.models import tables as t
 from shiftwatch.models.watchlist import Watchlist
 
 EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
-    "documents": (t.Document, (
-        "id", "url", "canonical_url", "source_id", "title", "published_at", "date_source",
-        "kind", "language", "languages", "mt_score", "mt_artifacts", "cluster_id",
-        "duplicate_of", "content_hash", "fetched_at"), ("published_at", "id")),
-    "mentions": (t.Mention, ("document_id", "kind", "entity_id", "text", "start", "end"),
-                 ("document_id", "start", "kind", "entity_id")),
-    "stances": (t.StanceObservation, (
-        "document_id", "party_id", "actor_id", "demand_id", "stance", "confidence", "evidence",
-        "published_at", "machine_translated", "reported", "statement_id", "cluster_id"),
-        ("published_at", "document_id", "evidence_start", "party_id", "demand_id")),
-    "positions": (t.Position, ("party_id", "demand_id", "stance", "since", "observations",
-                               "confidence"), ("party_id", "demand_id")),
-    "shifts": (t.Shift, ("id", "party_id", "demand_id", "from_stance", "to_stance", "at",
-                         "evidence_document_ids", "confirmed", "retroactive", "detected_at"),
-               ("at", "id")),
-    "alerts": (t.Alert, ("id", "shift_id", "channel", "status", "attempts", "sent_at",
-                         "last_error", "created_at"), ("created_at", "id")),
-    "rejections": (t.Rejection, ("source_id", "item", "stage", "reason", "detail", "at"),
-                   ("at", "id")),
-    "runs": (t.Run, ("id", "flow", "flow_run_id", "started_at", "finished_at", "status",
-                     "counts"), ("started_at", "id")),
+    "documents": (
+        t.Document,
+        (
+            "id",
+            "url",
+            "canonical_url",
+            "source_id",
+            "title",
+            "published_at",
+            "date_source",
+            "kind",
+            "language",
+            "languages",
+            "mt_score",
+            "mt_artifacts",
+            "cluster_id",
+            "duplicate_of",
+            "content_hash",
+            "fetched_at",
+        ),
+        ("published_at", "id"),
+    ),
+    "mentions": (
+        t.Mention,
+        ("document_id", "kind", "entity_id", "text", "start", "end"),
+        ("document_id", "start", "kind", "entity_id"),
+    ),
+    "stances": (
+        t.StanceObservation,
+        (
+            "document_id",
+            "party_id",
+            "actor_id",
+            "demand_id",
+            "stance",
+            "confidence",
+            "evidence",
+            "published_at",
+            "machine_translated",
+            "reported",
+            "statement_id",
+            "cluster_id",
+        ),
+        ("published_at", "document_id", "evidence_start", "party_id", "demand_id"),
+    ),
+    "positions": (
+        t.Position,
+        ("party_id", "demand_id", "stance", "since", "observations", "confidence"),
+        ("party_id", "demand_id"),
+    ),
+    "shifts": (
+        t.Shift,
+        (
+            "id",
+            "party_id",
+            "demand_id",
+            "from_stance",
+            "to_stance",
+            "at",
+            "evidence_document_ids",
+            "confirmed",
+            "retroactive",
+            "detected_at",
+        ),
+        ("at", "id"),
+    ),
+    "alerts": (
+        t.Alert,
+        ("id", "shift_id", "channel", "status", "attempts", "sent_at", "last_error", "created_at"),
+        ("created_at", "id"),
+    ),
+    "rejections": (
+        t.Rejection,
+        ("source_id", "item", "stage", "reason", "detail", "at"),
+        ("at", "id"),
+    ),
+    "runs": (
+        t.Run,
+        ("id", "flow", "flow_run_id", "started_at", "finished_at", "status", "counts"),
+        ("started_at", "id"),
+    ),
 }
 
 
@@ -47,8 +107,10 @@ def export_rows(session: Session, kind: str) -> Iterator[dict[str, Any]]:
     for row in session.execute(statement).scalars():
         out = {f: getattr(row, f) for f in fields}
         if kind == "documents":
-            out["mt_artifacts"] = [{"kind": a.get("kind"), "evidence": a.get("evidence"),
-                                    **a} for a in row.mt_artifacts]
+            out["mt_artifacts"] = [
+                {"kind": a.get("kind"), "evidence": a.get("evidence"), **a}
+                for a in row.mt_artifacts
+            ]
         yield out
 
 
@@ -57,13 +119,19 @@ def _labels(watchlist: Watchlist) -> dict[tuple[str, str], str]:
 
 
 def digest_data(
-    session: Session, watchlist: Watchlist, *, since: datetime | None = None,
-    limit: int = 200, health: dict[str, object] | None = None, until: datetime | None = None,
+    session: Session,
+    watchlist: Watchlist,
+    *,
+    since: datetime | None = None,
+    limit: int = 200,
+    health: dict[str, object] | None = None,
+    until: datetime | None = None,
 ) -> DigestData:
     """Return everything a digest shows for what was stored in [since, until)."""
     names = _labels(watchlist)
-    docs_q = select(t.Document).order_by(t.Document.published_at.is_(None),
-                                         t.Document.published_at, t.Document.id)
+    docs_q = select(t.Document).order_by(
+        t.Document.published_at.is_(None), t.Document.published_at, t.Document.id
+    )
     docs_q = docs_q.where(*reports.within(t.Document.created_at, since, until))
     rows = list(session.execute(docs_q.limit(limit)).scalars())
     ids = [d.id for d in rows]
@@ -74,14 +142,21 @@ def digest_data(
     )
     now = datetime.now(UTC)
     return DigestData(
-        watchlist=watchlist.name, generated_at=now, since=since, until=until,
-        documents=documents, shifts=_shifts(session, names, since, until),
+        watchlist=watchlist.name,
+        generated_at=now,
+        since=since,
+        until=until,
+        documents=documents,
+        shifts=_shifts(session, names, since, until),
         parties=tuple((p.id, p.name) for p in watchlist.parties),
         demands=tuple((d.id, d.name) for d in watchlist.demands),
-        positions={(p.party_id, p.demand_id): p.stance
-                   for p in session.execute(select(t.Position)).scalars()},
-        health=health if health is not None else {
-            **_health(session, since), **reports.source_failures(session, since, until)},
+        positions={
+            (p.party_id, p.demand_id): p.stance
+            for p in session.execute(select(t.Position)).scalars()
+        },
+        health=health
+        if health is not None
+        else {**_health(session, since), **reports.source_failures(session, since, until)},
         rejections=_rejections(session, since),
         statements_by_venue=reports.statements_by_venue(session, names, since, until),
         sources=reports.top_sources(session, since, until),
@@ -104,7 +179,9 @@ def _mention_counts(session: Session, ids: list[str]) -> dict[str, dict[tuple[st
 
 
 def _digest_document(
-    row: t.Document, counts: dict[tuple[str, str], int], names: dict[tuple[str, str], str],
+    row: t.Document,
+    counts: dict[tuple[str, str], int],
+    names: dict[tuple[str, str], str],
     copies: int,
 ) -> DigestDocument:
     def named(kind: str) -> tuple[tuple[str, int], ...]:
@@ -112,14 +189,22 @@ def _digest_document(
         return tuple(sorted(found, key=lambda x: (-x[1], x[0])))
 
     return DigestDocument(
-        id=row.id, title=row.title, url=row.url, published_at=row.published_at,
-        date_source=row.date_source, kind=row.kind, language=row.language,
-        other_languages=tuple(x["lang"] for x in row.languages
-                              if x.get("lang") not in (row.language, "und")),
+        id=row.id,
+        title=row.title,
+        url=row.url,
+        published_at=row.published_at,
+        date_source=row.date_source,
+        kind=row.kind,
+        language=row.language,
+        other_languages=tuple(
+            x["lang"] for x in row.languages if x.get("lang") not in (row.language, "und")
+        ),
         mt_score=row.mt_score,
         mt_kinds=tuple(sorted({a.get("kind", "") for a in row.mt_artifacts})),
-        demands=named("demand"), venues=named("venue"),
-        speakers=tuple(n for n, _ in named("actor")), copies=copies,
+        demands=named("demand"),
+        venues=named("venue"),
+        speakers=tuple(n for n, _ in named("actor")),
+        copies=copies,
         duplicate_of=row.duplicate_of,
     )
 
@@ -130,12 +215,16 @@ def _evidence(
     out = []
     for item in items:
         doc = session.get(t.Document, item.get("document_id"))
-        out.append(DigestEvidence(
-            quote=str(item.get("evidence", "")), speaker=_speaker(item, names),
-            source_title=doc.title if doc else "", url=doc.url if doc else "",
-            published_at=doc.published_at if doc else None,
-            machine_translated=bool(item.get("machine_translated")),
-        ))
+        out.append(
+            DigestEvidence(
+                quote=str(item.get("evidence", "")),
+                speaker=_speaker(item, names),
+                source_title=doc.title if doc else "",
+                url=doc.url if doc else "",
+                published_at=doc.published_at if doc else None,
+                machine_translated=bool(item.get("machine_translated")),
+            )
+        )
     return tuple(out)
 
 
@@ -146,7 +235,9 @@ def _speaker(item: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
 
 
 def _shifts(
-    session: Session, names: dict[tuple[str, str], str], since: datetime | None,
+    session: Session,
+    names: dict[tuple[str, str], str],
+    since: datetime | None,
     until: datetime | None = None,
 ) -> tuple[DigestShift, ...]:
     statement = select(t.Shift).where(t.Shift.confirmed).order_by(t.Shift.at, t.Shift.id)
@@ -154,16 +245,17 @@ def _shifts(
     return tuple(_digest_shift(session, s, names) for s in session.execute(statement).scalars())
 
 
-def _digest_shift(
-    session: Session, s: t.Shift, names: dict[tuple[str, str], str]
-) -> DigestShift:
+def _digest_shift(session: Session, s: t.Shift, names: dict[tuple[str, str], str]) -> DigestShift:
     before = [e for e in s.evidence if e.get("side") == "before"]
     after = [e for e in s.evidence if e.get("side") != "before"]
     return DigestShift(
         party=names.get(("party", s.party_id), s.party_id),
         demand=names.get(("demand", s.demand_id), s.demand_id),
-        from_stance=s.from_stance, to_stance=s.to_stance, at=s.at,
-        retroactive=s.retroactive, before=_evidence(session, before, names),
+        from_stance=s.from_stance,
+        to_stance=s.to_stance,
+        at=s.at,
+        retroactive=s.retroactive,
+        before=_evidence(session, before, names),
         after=_evidence(session, after, names),
     )
 
@@ -186,10 +278,10 @@ def _health(session: Session, since: datetime | None) -> dict[str, object]:
     mt = sum(1 for r in rows if r[2] >= 0.5)
     return {
         "documents": f"{len(rows) - duplicates} original, {duplicates} duplicate, "
-                     f"{session.execute(rejected).scalar()} rejected",
+        f"{session.execute(rejected).scalar()} rejected",
         "languages": ", ".join(f"{k} {v}" for k, v in languages.most_common()) or "none",
         "machine-translated": f"{mt} of {len(rows)}"
-                              + (f" ({100 * mt / len(rows):.0f}%)" if rows else ""),
+        + (f" ({100 * mt / len(rows):.0f}%)" if rows else ""),
     }
 
 

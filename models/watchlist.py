@@ -105,9 +105,14 @@ class Watchlist(BaseModel):
             party = entry.party if isinstance(entry, ActorEntry) else None
             opposite = entry.opposite if isinstance(entry, DemandEntry) else {}
             out.append(
-                Entity(kind=EntityKind(kind), id=entry.id, name=entry.name, party=party,
-                       aliases=aliases,
-                       opposite={lang: tuple(forms) for lang, forms in opposite.items()})
+                Entity(
+                    kind=EntityKind(kind),
+                    id=entry.id,
+                    name=entry.name,
+                    party=party,
+                    aliases=aliases,
+                    opposite={lang: tuple(forms) for lang, forms in opposite.items()},
+                )
             )
         return out
 

@@ -22,8 +22,11 @@ import typer
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.feeds_cli import feeds_app
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Monitor news for shifts in negotiating positions.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Monitor news for shifts in negotiating positions.",
+)
 app.add_typer(feeds_app, name="feeds")
 
 PREFECT_DEFAULTS = {
@@ -33,10 +36,18 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
-DbOption = Annotated[str | None, typer.Option("--db", envvar="SHIFTWATCH_DATABASE_URL",
-                                              help="Database URL (default: SQLite under ./data/)")]
-WatchlistOption = Annotated[Path | None, typer.Option("--watchlist", envvar="SHIFTWATCH_WATCHLIST",
-                                                      help="Watchlist YAML file")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="SHIFTWATCH_DATABASE_URL",
+        help="Database URL (default: SQLite under ./data/)",
+    ),
+]
+WatchlistOption = Annotated[
+    Path | None,
+    typer.Option("--watchlist", envvar="SHIFTWATCH_WATCHLIST", help="Watchlist YAML file"),
+]
 
 
 class ExportKind(StrEnum):
@@ -75,16 +86,26 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-SeedsOption = Annotated[list[Path] | None, typer.Option(
-    "--seeds", help="Folder of documents (repeatable; default: the bundled seeds)")]
-FeedOption = Annotated[list[str] | None, typer.Option(
-    "--feed", help="Poll this RSS/Atom feed now (repeatable; one-off, not saved)")]
-FeedsFileOption = Annotated[Path | None, typer.Option(
-    "--feeds-file", envvar="SHIFTWATCH_FEEDS_FILE", help="Feed list (default: data/feeds.yaml)")]
-NoDeliverOption = Annotated[bool, typer.Option(
-    "--no-deliver", help="Write alert payloads to files instead of sending")]
-RunFormatOption = Annotated[DigestFormat, typer.Option(
-    "--format", help="Digest format printed after the run")]
+SeedsOption = Annotated[
+    list[Path] | None,
+    typer.Option("--seeds", help="Folder of documents (repeatable; default: the bundled seeds)"),
+]
+FeedOption = Annotated[
+    list[str] | None,
+    typer.Option("--feed", help="Poll this RSS/Atom feed now (repeatable; one-off, not saved)"),
+]
+FeedsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--feeds-file", envvar="SHIFTWATCH_FEEDS_FILE", help="Feed list (default: data/feeds.yaml)"
+    ),
+]
+NoDeliverOption = Annotated[
+    bool, typer.Option("--no-deliver", help="Write alert payloads to files instead of sending")
+]
+RunFormatOption = Annotated[
+    DigestFormat, typer.Option("--format", help="Digest format printed after the run")
+]
 
 
 @app.command()
@@ -96,9 +117,14 @@ def run(
     db: DbOption = None,
     no_deliver: NoDeliverOption = False,
     digest_format: RunFormatOption = DigestFormat.text,
-    since: Annotated[str | None, typer.Option(
-        "--since", help="Also re-analyse stored documents published since this ISO date "
-        "(after a watchlist change)")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Also re-analyse stored documents published since this ISO date "
+            "(after a watchlist change)",
+        ),
+    ] = None,
 ) -> None:
     """Run the monitor once over the given sources and print a digest."""
     configure_prefect()
@@ -112,7 +138,9 @@ def run(
             feeds=list(feed) if feed else None,
             feeds_file=str(feeds_file) if feeds_file else None,
             watchlist=str(watchlist) if watchlist else None,
-            database_url=db, deliver=not no_deliver, since=since,
+            database_url=db,
+            deliver=not no_deliver,
+            since=since,
         )
         typer.echo(_digest_text(db, watchlist, digest_format.value, None, summary))
     except ShiftwatchError as exc:
@@ -120,8 +148,11 @@ def run(
 
 
 def preflight(
-    seeds: list[Path] | None, watchlist: Path | None, db: str | None,
-    feeds: list[str] | None = None, feeds_file: Path | None = None,
+    seeds: list[Path] | None,
+    watchlist: Path | None,
+    db: str | None,
+    feeds: list[str] | None = None,
+    feeds_file: Path | None = None,
 ) -> None:
     """Check what the user typed before anything starts, so mistakes cost one clear line."""
     from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
@@ -144,7 +175,10 @@ def preflight(
 
 
 def _digest_text(
-    db: str | None, watchlist: Path | None, fmt: str, since: datetime | None,
+    db: str | None,
+    watchlist: Path | None,
+    fmt: str,
+    since: datetime | None,
     summary: dict[str, Any] | None = None,
 ) -> str:
     from shiftwatch.analysis.digest import render_digest
@@ -160,18 +194,24 @@ def _digest_text(
     engine.dispose()
     text = render_digest(data, fmt)
     if summary is not None and fmt == "text":
-        text += (f"\nthis run: {summary['new']} new, {summary['duplicate']} duplicate, "
-                 f"{summary['unchanged']} unchanged, {summary['rejected']} rejected "
-                 f"in {summary['elapsed_s']:.1f}s\n")
+        text += (
+            f"\nthis run: {summary['new']} new, {summary['duplicate']} duplicate, "
+            f"{summary['unchanged']} unchanged, {summary['rejected']} rejected "
+            f"in {summary['elapsed_s']:.1f}s\n"
+        )
     return text
 
 
 @app.command()
 def export(
     kind: Annotated[ExportKind, typer.Argument(help="What to export")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv")] = ExportFormat.jsonl,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl or csv")
+    ] = ExportFormat.jsonl,
     db: DbOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")
+    ] = None,
 ) -> None:
     """Export stored records, one JSON object per line or CSV rows."""
     try:
@@ -199,18 +239,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_rows(rows: Iterable[dict[str, Any]], fields: tuple[str, ...], fmt: str, stream: Any) -> None:
+def write_rows(
+    rows: Iterable[dict[str, Any]], fields: tuple[str, ...], fmt: str, stream: Any
+) -> None:
     """Write rows as JSON lines or CSV (lists and objects JSON-encoded in CSV cells)."""
     if fmt == "jsonl":
         for row in rows:
-            stream.write(json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False,
-                                    default=str) + "\n")
+            stream.write(
+                json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False, default=str)
+                + "\n"
+            )
         return
     writer = csv.DictWriter(stream, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False, default=str)
-                         if isinstance(v, list | dict) else _plain(v) for k, v in row.items()})
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False, default=str)
+                if isinstance(v, list | dict)
+                else _plain(v)
+                for k, v in row.items()
+            }
+        )
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -221,13 +271,21 @@ def _parse_since(value: str | None) -> datetime | None:
 
 @app.command()
 def digest(
-    since: Annotated[str | None, typer.Option("--since", help="ISO date: cover documents stored since then")] = None,
-    fmt: Annotated[DigestFormat, typer.Option("--format", help="text, markdown or html")] = DigestFormat.text,
+    since: Annotated[
+        str | None, typer.Option("--since", help="ISO date: cover documents stored since then")
+    ] = None,
+    fmt: Annotated[
+        DigestFormat, typer.Option("--format", help="text, markdown or html")
+    ] = DigestFormat.text,
     db: DbOption = None,
     watchlist: WatchlistOption = None,
-    send: Annotated[bool, typer.Option(
-        "--send", help="Send to the configured channels; the next digest starts where it ends",
-    )] = False,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Send to the configured channels; the next digest starts where it ends",
+        ),
+    ] = False,
 ) -> None:
     """Print the digest of what is stored (with --send: of what is new since the last one)."""
     try:
@@ -249,8 +307,13 @@ def _send_digest(db: str | None, watchlist: Path | None, fmt: str, since: str | 
     configure_prefect()
     from shiftwatch.flows.digest import digest as digest_flow
 
-    result = digest_flow(send=True, since=start.isoformat() if start else None, fmt=fmt,
-                         watchlist=str(watchlist) if watchlist else None, database_url=db)
+    result = digest_flow(
+        send=True,
+        since=start.isoformat() if start else None,
+        fmt=fmt,
+        watchlist=str(watchlist) if watchlist else None,
+        database_url=db,
+    )
     typer.echo(result["text"])
     where = ", ".join(result["sent"]) or "nowhere (no channel configured)"
     typer.secho(f"digest sent to {where}", err=True)

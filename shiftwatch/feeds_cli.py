@@ -12,10 +12,15 @@ from rich.table import Table
 from shiftwatch.errors import ShiftwatchError
 
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feed list and see feed health.")
-FileOption = Annotated[Path | None, typer.Option(
-    "--feeds-file", envvar="SHIFTWATCH_FEEDS_FILE", help="Feed list (default: data/feeds.yaml)")]
-DbOption = Annotated[str | None, typer.Option(
-    "--db", envvar="SHIFTWATCH_DATABASE_URL", help="Database URL")]
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--feeds-file", envvar="SHIFTWATCH_FEEDS_FILE", help="Feed list (default: data/feeds.yaml)"
+    ),
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", envvar="SHIFTWATCH_DATABASE_URL", help="Database URL")
+]
 
 
 def _fail(message: str) -> None:
@@ -35,17 +40,22 @@ def add(
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
     language: Annotated[str | None, typer.Option(help="Language hint, e.g. ru")] = None,
     interval: Annotated[str | None, typer.Option(help="Fixed poll interval, e.g. 30m, 2h")] = None,
-    full_article: Annotated[bool, typer.Option(
-        "--full-article", help="Fetch each entry's page (summary-only feeds)")] = False,
+    full_article: Annotated[
+        bool, typer.Option("--full-article", help="Fetch each entry's page (summary-only feeds)")
+    ] = False,
     feeds_file: FileOption = None,
 ) -> None:
     """Add a feed to the feed list."""
     from shiftwatch.connectors.feedlist import FeedConfig, add_feeds, parse_duration
 
     try:
-        feed = FeedConfig(url=url, name=name, language=language,
-                          poll_interval_s=parse_duration(interval) if interval else None,
-                          fetch_full_article=full_article)
+        feed = FeedConfig(
+            url=url,
+            name=name,
+            language=language,
+            poll_interval_s=parse_duration(interval) if interval else None,
+            fetch_full_article=full_article,
+        )
         added = add_feeds(_path(feeds_file), [feed])
     except ShiftwatchError as exc:
         _fail(str(exc))
@@ -65,8 +75,10 @@ def import_opml(
         added = add_feeds(_path(feeds_file), found)
     except ShiftwatchError as exc:
         _fail(str(exc))
-    typer.echo(f"{len(found)} feeds in {opml}: {len(added)} added, "
-               f"{len(found) - len(added)} already listed")
+    typer.echo(
+        f"{len(found)} feeds in {opml}: {len(added)} added, "
+        f"{len(found) - len(added)} already listed"
+    )
 
 
 @feeds_app.command("list")
@@ -83,9 +95,14 @@ def list_feeds(feeds_file: FileOption = None) -> None:
         return
     table = Table("id", "url", "name", "lang", "interval", "full article")
     for f in feeds:
-        table.add_row(f.id, f.url, f.name or "", f.language or "",
-                      f"{f.poll_interval_s // 60} min" if f.poll_interval_s else "adaptive",
-                      "yes" if f.fetch_full_article else "")
+        table.add_row(
+            f.id,
+            f.url,
+            f.name or "",
+            f.language or "",
+            f"{f.poll_interval_s // 60} min" if f.poll_interval_s else "adaptive",
+            "yes" if f.fetch_full_article else "",
+        )
     Console(width=200).print(table)
 
 
@@ -108,8 +125,14 @@ def health(db: DbOption = None) -> None:
         return
     table = Table("feed", "health", "last fetched", "next poll", "failures", "last error")
     for r in rows:
-        table.add_row(r.name or r.url, r.status, _when(r.last_fetched_at), _when(r.next_poll_at),
-                      f"{r.failures} ({r.error_score:g})", (r.last_error or "")[:80])
+        table.add_row(
+            r.name or r.url,
+            r.status,
+            _when(r.last_fetched_at),
+            _when(r.next_poll_at),
+            f"{r.failures} ({r.error_score:g})",
+            (r.last_error or "")[:80],
+        )
     Console(width=200).print(table)
 
 

@@ -147,7 +147,9 @@ class Entity:
     name: str
     party: str | None = None  # actors only: the party they speak for (None: commentator)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    opposite: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # demands: counter-concept
+    opposite: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # demands: counter-concept
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -96,9 +96,14 @@ class Settings(BaseSettings):
                 "are missing: set both to send email"
             )
         return SmtpSettings(
-            host=self.smtp_host, port=self.smtp_port, security=self.smtp_security,
-            user=self.smtp_user, password=self.smtp_password, sender=self.email_from,
-            recipients=recipients, timeout_s=self.http_timeout_s,
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=self.smtp_security,
+            user=self.smtp_user,
+            password=self.smtp_password,
+            sender=self.email_from,
+            recipients=recipients,
+            timeout_s=self.http_timeout_s,
         )
 
     def slack(self) -> SlackSettings | None:
@@ -108,7 +113,8 @@ class Settings(BaseSettings):
         if not self.slack_webhook_url.get_secret_value().startswith(("https://", "http://")):
             raise ConfigError("SHIFTWATCH_SLACK_WEBHOOK_URL must be an http(s) URL")
         return SlackSettings(
-            webhook_url=self.slack_webhook_url, min_interval_s=self.slack_min_interval_s,
+            webhook_url=self.slack_webhook_url,
+            min_interval_s=self.slack_min_interval_s,
             timeout_s=self.http_timeout_s,
         )
 
@@ -121,7 +127,6 @@ class Settings(BaseSettings):
             per_host_concurrency=self.per_host_concurrency,
             global_concurrency=self.global_concurrency,
         )
-
 
     def allowed_network_list(self) -> tuple[str, ...]:
         """Return the CIDRs that may be fetched although private (tests: 127.0.0.0/8)."""

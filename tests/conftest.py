@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_WATCHLIST = ROOT / "watchlists" / "russia-nato-2022.yaml"
-PG_ADMIN_URL = os.environ.get("SHIFTWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SHIFTWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")

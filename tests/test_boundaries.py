@@ -9,19 +9,31 @@ import sys
 
 import shiftwatch.analysis
 
-FORBIDDEN = ("prefect", "httpx", "sqlalchemy", "sqlmodel", "shiftwatch.models", "shiftwatch.flows",
-             "shiftwatch.connectors")
+FORBIDDEN = (
+    "prefect",
+    "httpx",
+    "sqlalchemy",
+    "sqlmodel",
+    "shiftwatch.models",
+    "shiftwatch.flows",
+    "shiftwatch.connectors",
+)
 
 
 def test_analysis_core_imports_no_framework_database_or_network():
-    modules = [f"shiftwatch.analysis.{m.name}" for m in pkgutil.iter_modules(shiftwatch.analysis.__path__)]
+    modules = [
+        f"shiftwatch.analysis.{m.name}" for m in pkgutil.iter_modules(shiftwatch.analysis.__path__)
+    ]
     code = (
         "import importlib, json, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
-                                       capture_output=True, text=True).stdout)
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout
+    )
     bad = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
     assert len(modules) >= 5
     assert bad == [], f"analysis/ pulled in {bad}"

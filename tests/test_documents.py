@@ -17,13 +17,21 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _raw(body: bytes, content_type: str = "text/plain", **meta: str) -> RawItem:
-    return RawItem(source_id="s", url="file:///x/a.txt", body=body, fetched_at=NOW,
-                   content_type=content_type, meta=meta)
+    return RawItem(
+        source_id="s",
+        url="file:///x/a.txt",
+        body=body,
+        fetched_at=NOW,
+        content_type=content_type,
+        meta=meta,
+    )
 
 
 def test_front_matter_supplies_title_url_date_and_language():
-    body = (b"---\ntitle: Talks end\nurl: https://Example.org/a?utm_source=x&id=7#top\n"
-            b"published: 2022-01-10T18:00:00+03:00\nlanguage: ru\n---\nBody text here.\n")
+    body = (
+        b"---\ntitle: Talks end\nurl: https://Example.org/a?utm_source=x&id=7#top\n"
+        b"published: 2022-01-10T18:00:00+03:00\nlanguage: ru\n---\nBody text here.\n"
+    )
     doc = build_document(_raw(body, "text/markdown"))
     assert isinstance(doc, Document)
     assert (doc.title, doc.text, doc.language_hint) == ("Talks end", "Body text here.", "ru")
@@ -55,10 +63,12 @@ def test_legacy_encodings_are_detected():
 
 
 def test_html_is_extracted_without_chrome():
-    html = (b"<html><head><title>Geneva talks end</title><script>alert(1)</script></head><body>"
-            b"<nav>Home | World</nav><article><h1>Geneva talks end</h1>"
-            + b"<p>Ryabkov said the talks were difficult but professional, and Russia insists.</p>" * 5
-            + b"</article><footer>Subscribe now</footer></body></html>")
+    html = (
+        b"<html><head><title>Geneva talks end</title><script>alert(1)</script></head><body>"
+        b"<nav>Home | World</nav><article><h1>Geneva talks end</h1>"
+        + b"<p>Ryabkov said the talks were difficult but professional, and Russia insists.</p>" * 5
+        + b"</article><footer>Subscribe now</footer></body></html>"
+    )
     doc = build_document(_raw(html, "text/html"))
     assert isinstance(doc, Document)
     assert "Ryabkov said" in doc.text and "alert(1)" not in doc.text
@@ -97,8 +107,10 @@ def test_folder_rejects_oversized_and_unsupported_files_and_goes_on(tmp_path):
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
     batch = read_folder(tmp_path, max_bytes=100)
     assert [i.url.rsplit("/", 1)[1] for i in batch.items] == ["ok.txt"]
-    assert sorted(r.reason for r in batch.rejected) == [RejectReason.OVERSIZED,
-                                                         RejectReason.UNSUPPORTED]
+    assert sorted(r.reason for r in batch.rejected) == [
+        RejectReason.OVERSIZED,
+        RejectReason.UNSUPPORTED,
+    ]
 
 
 def test_missing_folder_is_a_config_error(tmp_path):

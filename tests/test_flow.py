@@ -21,8 +21,10 @@ TABLES = (t.Document, t.Mention, t.StanceObservation, t.Shift, t.Alert, t.Reject
 def _counts(url: str) -> dict[str, int]:
     engine = open_database(url)
     with session_scope(engine) as session:
-        out = {m.__tablename__: session.execute(select(func.count()).select_from(m)).scalar()
-               for m in TABLES}
+        out = {
+            m.__tablename__: session.execute(select(func.count()).select_from(m)).scalar()
+            for m in TABLES
+        }
     engine.dispose()
     return out
 
@@ -64,12 +66,19 @@ def test_export_mentions_lists_each_seeds_demands_and_venues(seeded):
         by_doc.setdefault(row["document_id"], set()).add(row["entity_id"])
     assert len(by_doc) == 5
     everything = set().union(*by_doc.values())
-    assert {"nato-nonenlargement", "legal-guarantees", "ukraine-georgia-membership-ban",
-            "geneva-talks", "nato-russia-council", "osce-vienna"} <= everything
+    assert {
+        "nato-nonenlargement",
+        "legal-guarantees",
+        "ukraine-georgia-membership-ban",
+        "geneva-talks",
+        "nato-russia-council",
+        "osce-vienna",
+    } <= everything
 
 
-@pytest.mark.parametrize("kind", ["documents", "mentions", "stances", "positions", "shifts",
-                                  "alerts"])
+@pytest.mark.parametrize(
+    "kind", ["documents", "mentions", "stances", "positions", "shifts", "alerts"]
+)
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_every_export_kind_works_in_both_formats(seeded, kind, fmt):
     result = CliRunner().invoke(app, ["export", kind, "--format", fmt, "--db", seeded["url"]])
@@ -81,8 +90,18 @@ def test_every_export_kind_works_in_both_formats(seeded, kind, fmt):
 def test_document_export_has_the_documented_fields(seeded):
     result = CliRunner().invoke(app, ["export", "documents", "--db", seeded["url"]])
     row = json.loads(result.output.splitlines()[0])
-    assert set(row) >= {"id", "url", "title", "published_at", "language", "languages",
-                        "mt_score", "mt_artifacts", "cluster_id", "duplicate_of"}
+    assert set(row) >= {
+        "id",
+        "url",
+        "title",
+        "published_at",
+        "language",
+        "languages",
+        "mt_score",
+        "mt_artifacts",
+        "cluster_id",
+        "duplicate_of",
+    }
     assert row["url"].startswith("file://")
 
 
@@ -104,8 +123,9 @@ def test_digest_renders_in_every_format(seeded, fmt):
     ],
 )
 def test_user_errors_are_one_clear_line(tmp_path, args, message):
-    result = CliRunner().invoke(app, args, env={"SHIFTWATCH_DATABASE_URL":
-                                                f"sqlite:///{tmp_path}/x.db"})
+    result = CliRunner().invoke(
+        app, args, env={"SHIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    )
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
@@ -124,7 +144,8 @@ def test_perturbed_copies_cluster_with_their_originals(prefect_harness, tmp_path
     copy += "\n\nShare on Facebook | Share on X | Subscribe to our newsletter for more news.\n"
     (folder / "syndicated-copy.txt").write_text(
         "---\ntitle: Moscow pessimistic (wire copy)\npublished: 2022-01-09\n---\n" + copy,
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     url = f"sqlite:///{tmp_path / 'copies.db'}"
     first = monitor(seeds=[str(folder)], database_url=url, deliver=False)
     assert (first["new"], first["duplicate"]) == (2, 1)

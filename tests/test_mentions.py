@@ -66,14 +66,16 @@ def test_alias_never_spans_sentence_punctuation():
 
 
 def test_leftmost_longest_prefers_the_longer_alias():
-    matcher = compile_matcher([_entity("party", "nato", "NATO"),
-                               _entity("demand", "ne", "NATO expansion")])
+    matcher = compile_matcher(
+        [_entity("party", "nato", "NATO"), _entity("demand", "ne", "NATO expansion")]
+    )
     assert [m.entity_id for m in matcher.find("d", "NATO expansion stalled")] == ["ne"]
 
 
 def test_stop_phrases_consume_without_mentioning():
-    matcher = compile_matcher([_entity("actor", "lavrov", "Foreign Minister")],
-                              stop_phrases=["Deputy Foreign Minister"])
+    matcher = compile_matcher(
+        [_entity("actor", "lavrov", "Foreign Minister")], stop_phrases=["Deputy Foreign Minister"]
+    )
     assert matcher.find("d", "Deputy Foreign Minister Ryabkov") == []
     assert len(matcher.find("d", "The Foreign Minister spoke")) == 1
 

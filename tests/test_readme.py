@@ -7,7 +7,6 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.prefect
@@ -27,11 +26,16 @@ def test_readme_opens_with_exactly_two_commands_and_ci_runs_the_second():
 
 
 def test_the_main_job_prints_a_digest_of_the_seeds(tmp_path):
-    env = {**os.environ, "SHIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",
-           "SHIFTWATCH_OUTBOX_DIR": str(tmp_path / "outbox"), "PREFECT_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "SHIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",
+        "SHIFTWATCH_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "PREFECT_HOME": str(tmp_path),
+    }
     env.pop("PREFECT_API_URL", None)
-    done = subprocess.run([str(ROOT / _commands()[0])], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [str(ROOT / _commands()[0])], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "shiftwatch digest" in out and "Traceback" not in out

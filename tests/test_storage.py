@@ -24,9 +24,18 @@ NOW = datetime(2022, 1, 10, 12, tzinfo=UTC)
 
 
 def _doc(i: int) -> Document:
-    return Document(id=f"d{i}", source_id="s", url=f"file:///d{i}", canonical_url=f"file:///d{i}",
-                    title=f"T{i}", text=f"text {i}", content_hash=f"h{i}", raw_hash=f"r{i}",
-                    fetched_at=NOW, published_at=NOW)
+    return Document(
+        id=f"d{i}",
+        source_id="s",
+        url=f"file:///d{i}",
+        canonical_url=f"file:///d{i}",
+        title=f"T{i}",
+        text=f"text {i}",
+        content_hash=f"h{i}",
+        raw_hash=f"r{i}",
+        fetched_at=NOW,
+        published_at=NOW,
+    )
 
 
 def _count(engine, model) -> int:
@@ -36,8 +45,20 @@ def _count(engine, model) -> int:
 
 def test_migrations_create_every_table(engine):
     names = set(inspect(engine).get_table_names())
-    assert {"sources", "documents", "mentions", "stances", "positions", "shifts", "alerts",
-            "deliveries", "runs", "rejections", "signatures", "statements"} <= names
+    assert {
+        "sources",
+        "documents",
+        "mentions",
+        "stances",
+        "positions",
+        "shifts",
+        "alerts",
+        "deliveries",
+        "runs",
+        "rejections",
+        "signatures",
+        "statements",
+    } <= names
 
 
 def test_migrate_is_idempotent_and_reversible(database_url):
@@ -52,19 +73,37 @@ def test_migrate_is_idempotent_and_reversible(database_url):
 
 def test_reinserting_the_same_batch_stores_nothing_twice(engine):
     docs = [_doc(i) for i in range(3)]
-    mentions = [Mention(document_id="d0", kind=EntityKind.VENUE, entity_id="geneva-talks",
-                        text="Geneva", start=0, end=6)]
-    stance = StanceObservation(document_id="d1", party_id="russia", actor_id="ryabkov",
-                               demand_id="legal-guarantees", stance=Stance.SUPPORTS,
-                               confidence=0.9, evidence="We insist.", evidence_start=0,
-                               published_at=NOW)
+    mentions = [
+        Mention(
+            document_id="d0",
+            kind=EntityKind.VENUE,
+            entity_id="geneva-talks",
+            text="Geneva",
+            start=0,
+            end=6,
+        )
+    ]
+    stance = StanceObservation(
+        document_id="d1",
+        party_id="russia",
+        actor_id="ryabkov",
+        demand_id="legal-guarantees",
+        stance=Stance.SUPPORTS,
+        confidence=0.9,
+        evidence="We insist.",
+        evidence_start=0,
+        published_at=NOW,
+    )
     for expected_new in (3, 0):
         with session_scope(engine) as session:
             assert store.save_documents(session, docs, "run-1") == expected_new
             store.save_mentions(session, mentions)
             store.save_stances(session, [stance])
-    assert (_count(engine, t.Document), _count(engine, t.Mention),
-            _count(engine, t.StanceObservation)) == (3, 1, 1)
+    assert (
+        _count(engine, t.Document),
+        _count(engine, t.Mention),
+        _count(engine, t.StanceObservation),
+    ) == (3, 1, 1)
 
 
 def test_times_round_trip_as_utc(engine):
@@ -86,18 +125,39 @@ def test_known_hashes_and_existing_documents(engine):
 def test_replacing_a_changed_document_drops_what_hung_off_it(engine):
     with session_scope(engine) as session:
         store.save_documents(session, [_doc(1)], None)
-        store.save_mentions(session, [Mention(document_id="d1", kind=EntityKind.PARTY,
-                                              entity_id="russia", text="Russia", start=0, end=6)])
+        store.save_mentions(
+            session,
+            [
+                Mention(
+                    document_id="d1",
+                    kind=EntityKind.PARTY,
+                    entity_id="russia",
+                    text="Russia",
+                    start=0,
+                    end=6,
+                )
+            ],
+        )
         store.save_signatures(session, {"d1": b"\x00\x01"})
     with session_scope(engine) as session:
         store.replace_documents(session, ["d1"])
-    assert (_count(engine, t.Document), _count(engine, t.Mention), _count(engine, t.Signature)) \
-        == (0, 0, 0)
+    assert (_count(engine, t.Document), _count(engine, t.Mention), _count(engine, t.Signature)) == (
+        0,
+        0,
+        0,
+    )
 
 
 def test_rejections_are_recorded_once(engine):
-    rejected = [Rejected(source_id="s", item="file:///x", stage="normalize",
-                         reason=RejectReason.EMPTY, detail="no text")]
+    rejected = [
+        Rejected(
+            source_id="s",
+            item="file:///x",
+            stage="normalize",
+            reason=RejectReason.EMPTY,
+            detail="no text",
+        )
+    ]
     for _ in range(2):
         with session_scope(engine) as session:
             store.save_rejections(session, rejected, "run")
@@ -119,8 +179,11 @@ def test_runs_are_recorded(engine):
         store.finish_run(session, "run-x", "completed", {"new": 1}, [{"source_id": "s"}])
     with session_scope(engine) as session:
         row = session.get(t.Run, "run-x")
-        assert (row.status, row.counts, row.sources) == ("completed", {"new": 1},
-                                                          [{"source_id": "s"}])
+        assert (row.status, row.counts, row.sources) == (
+            "completed",
+            {"new": 1},
+            [{"source_id": "s"}],
+        )
         assert store.last_run_end(session, "monitor") is not None
 
 

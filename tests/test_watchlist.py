@@ -11,17 +11,50 @@ from shiftwatch.models.watchlist import load_watchlist
 
 DESIGN_IDS = {
     "party": {"russia", "usa", "nato", "ukraine"},
-    "actor": {"putin", "lavrov", "ryabkov", "peskov", "grushko", "fomin", "biden", "blinken",
-              "sherman", "stoltenberg", "zelensky"},
-    "demand": {"nato-nonenlargement", "ukraine-georgia-membership-ban", "legal-guarantees",
-               "strike-weapons-ban", "rollback-1997", "foreign-bases-ban", "arms-control-talks",
-               "de-escalation"},
-    "venue": {"geneva-talks", "nato-russia-council", "osce-vienna", "madrid-summit",
-              "bucharest-summit"},
+    "actor": {
+        "putin",
+        "lavrov",
+        "ryabkov",
+        "peskov",
+        "grushko",
+        "fomin",
+        "biden",
+        "blinken",
+        "sherman",
+        "stoltenberg",
+        "zelensky",
+    },
+    "demand": {
+        "nato-nonenlargement",
+        "ukraine-georgia-membership-ban",
+        "legal-guarantees",
+        "strike-weapons-ban",
+        "rollback-1997",
+        "foreign-bases-ban",
+        "arms-control-talks",
+        "de-escalation",
+    },
+    "venue": {
+        "geneva-talks",
+        "nato-russia-council",
+        "osce-vienna",
+        "madrid-summit",
+        "bucharest-summit",
+    },
 }
-PARTIES = {"putin": "russia", "lavrov": "russia", "ryabkov": "russia", "peskov": "russia",
-           "grushko": "russia", "fomin": "russia", "biden": "usa", "blinken": "usa",
-           "sherman": "usa", "stoltenberg": "nato", "zelensky": "ukraine"}
+PARTIES = {
+    "putin": "russia",
+    "lavrov": "russia",
+    "ryabkov": "russia",
+    "peskov": "russia",
+    "grushko": "russia",
+    "fomin": "russia",
+    "biden": "usa",
+    "blinken": "usa",
+    "sherman": "usa",
+    "stoltenberg": "nato",
+    "zelensky": "ukraine",
+}
 
 
 def test_default_watchlist_has_every_design_id(watchlist):
@@ -44,8 +77,13 @@ def test_second_watchlist_works_unchanged():
     analyzer = Analyzer(wl.entities(), wl.stop_phrases())
     text = "Macron told Brussels the deforestation clause must bind Mercosur; Lula disagreed."
     found = {(m.kind.value, m.entity_id) for m in analyzer.matcher.find("d", text)}
-    assert found == {("actor", "macron"), ("party", "eu"), ("demand", "deforestation-clause"),
-                     ("party", "mercosur"), ("actor", "lula")}
+    assert found == {
+        ("actor", "macron"),
+        ("party", "eu"),
+        ("demand", "deforestation-clause"),
+        ("party", "mercosur"),
+        ("actor", "lula"),
+    }
 
 
 @pytest.mark.parametrize(
