@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from shiftwatch.analysis.lexicon import PhraseSet, fold_text, merged_list
 from shiftwatch.analysis.normalize import split_paragraphs
+from shiftwatch.analysis.prefilter import GatedPhrases
 from shiftwatch.analysis.speakers import find_quotes
 
 BASELINE = 0.45  # a paragraph with no cue either way
@@ -44,12 +45,12 @@ _LEAD = re.compile(r"^[\s•*·\-–—>|]+")
 
 @dataclass(frozen=True, slots=True)
 class _CommentCues:
-    chrome: PhraseSet[str]
-    informal: PhraseSet[str]
-    openers: PhraseSet[str]
-    contractions: PhraseSet[str]
-    persons: PhraseSet[str]
-    verbs: PhraseSet[str]
+    chrome: GatedPhrases[str]
+    informal: GatedPhrases[str]
+    openers: GatedPhrases[str]
+    contractions: GatedPhrases[str]
+    persons: GatedPhrases[str]
+    verbs: PhraseSet[str]  # "said" is in most paragraphs: a gate would cost more than it saves
 
 
 @functools.cache
@@ -61,11 +62,13 @@ def _comment_cues() -> _CommentCues:
         *merged_list("speech", "second_person"),
     ]
     return _CommentCues(
-        chrome=PhraseSet((c, "chrome") for c in merged_list("comments", "chrome")),
-        informal=PhraseSet((c, "informal") for c in merged_list("comments", "informal")),
-        openers=PhraseSet((c, "opener") for c in merged_list("comments", "reply_openers")),
-        contractions=PhraseSet((c, "contraction") for c in merged_list("comments", "contractions")),
-        persons=PhraseSet((p, "person") for p in persons),
+        chrome=GatedPhrases((c, "chrome") for c in merged_list("comments", "chrome")),
+        informal=GatedPhrases((c, "informal") for c in merged_list("comments", "informal")),
+        openers=GatedPhrases((c, "opener") for c in merged_list("comments", "reply_openers")),
+        contractions=GatedPhrases(
+            (c, "contraction") for c in merged_list("comments", "contractions")
+        ),
+        persons=GatedPhrases((p, "person") for p in persons),
         verbs=PhraseSet((v, "verb") for v in merged_list("speech", "verbs")),
     )
 

@@ -1,19 +1,25 @@
 """The per-document analysis, composed: language, MT artifacts, mentions, stances.
 
 An `Analyzer` is built once per run from the watchlist (matchers and lexicons compiled
-once) and then applied to batches; it holds no I/O and no state between documents.
+once, on first use) and then applied to batches; it holds no I/O and no state between
+documents.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from shiftwatch.analysis.boundaries import find_body_end
 from shiftwatch.analysis.language import detect_languages
-from shiftwatch.analysis.mentions import compile_matcher
-from shiftwatch.analysis.stance import compile_stance_model, demand_terms_from_watchlist
+from shiftwatch.analysis.mentions import Matcher, compile_matcher
+from shiftwatch.analysis.stance import (
+    StanceModel,
+    compile_stance_model,
+    demand_terms_from_watchlist,
+)
 from shiftwatch.analysis.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.records import Document, Entity, EntityKind, Mention, StanceObservation
 
@@ -37,9 +43,8 @@ class Analyzer:
         watchlist_raw: Mapping[str, Any] | None = None,
     ) -> None:
         self.entities: tuple[Entity, ...] = tuple(entities)
-        self.matcher = compile_matcher(self.entities, stop_phrases)
-        terms = demand_terms_from_watchlist(watchlist_raw) if watchlist_raw else None
-        self.stance_model = compile_stance_model(self.entities, terms)
+        self._stop_phrases = tuple(stop_phrases)
+        self._terms = demand_terms_from_watchlist(watchlist_raw) if watchlist_raw else None
         # Person names feed the MT check for one name spelled several ways (Charap/Sharap).
         self.names = tuple(
             sorted(
@@ -53,6 +58,18 @@ class Analyzer:
                 }
             )
         )
+
+    # Compiled on first use, once per run: a run with nothing new never pays the second or so
+    # the matcher and the stance lexicons take to compile (bench/PROFILE.md).
+    @functools.cached_property
+    def matcher(self) -> Matcher:
+        """Return the watchlist's mention matcher."""
+        return compile_matcher(self.entities, self._stop_phrases)
+
+    @functools.cached_property
+    def stance_model(self) -> StanceModel:
+        """Return the watchlist's stance model."""
+        return compile_stance_model(self.entities, self._terms)
 
     def describe(self, document: Document) -> Document:
         """Return `document` with its languages, MT evidence and body end filled in."""

@@ -25,7 +25,7 @@ under these rules:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -96,6 +96,12 @@ def unit_key(obs: StanceObservation) -> str:
     return f"document:{obs.document_id}"
 
 
+def _sortable(key: tuple[str, int, str, str | None, str, str]) -> tuple[str | int, ...]:
+    """Return an observation key that sorts: a party's own observation (no actor) beside its
+    actor's in the same sentence compared None with a string and crashed the replay."""
+    return tuple("" if part is None else part for part in key)
+
+
 def _sort_time(obs: StanceObservation) -> datetime:
     return obs.published_at or _UNDATED
 
@@ -104,10 +110,12 @@ def build_units(observations: Iterable[StanceObservation]) -> list[Unit]:
     """Return the counted-once units of one (party, demand), in time order (rules 1-3)."""
     groups: dict[tuple[str, Stance], list[StanceObservation]] = defaultdict(list)
     seen: set[tuple[object, ...]] = set()
-    for obs in sorted(observations, key=lambda o: (_sort_time(o), observation_key(o))):
-        if obs.confidence < MIN_CONFIDENCE or observation_key(obs) in seen:
+    keyed = [(_sort_time(o), observation_key(o), o) for o in observations]  # keys made once
+    keyed.sort(key=lambda k: (k[0], _sortable(k[1])))
+    for _, key, obs in keyed:
+        if obs.confidence < MIN_CONFIDENCE or key in seen:
             continue
-        seen.add(observation_key(obs))
+        seen.add(key)
         groups[(unit_key(obs), obs.stance)].append(obs)
     units = [_unit(key, stance, group) for (key, stance), group in groups.items()]
     return sorted(units, key=lambda u: (u.at or _UNDATED, u.weight, u.key))
@@ -233,11 +241,20 @@ def group_pairs(
     return dict(pairs)
 
 
+def build_timelines(
+    observations: Iterable[StanceObservation],
+) -> dict[tuple[str, str], Timeline]:
+    """Return the timeline of every (party, demand) pair, in pair order (built once per run
+    for both the shifts and the positions)."""
+    grouped = sorted(group_pairs(observations).items())
+    return {pair: build_timeline(group) for pair, group in grouped}
+
+
+def positions_of(timelines: Mapping[tuple[str, str], Timeline]) -> list[Position]:
+    """Return the current positions the timelines hold, in pair order."""
+    return [t.position for _, t in sorted(timelines.items()) if t.position is not None]
+
+
 def current_positions(observations: Iterable[StanceObservation]) -> list[Position]:
     """Return every party's current position on every demand it took a stance on."""
-    out = []
-    for _, group in sorted(group_pairs(observations).items()):
-        position = build_timeline(group).position
-        if position is not None:
-            out.append(position)
-    return out
+    return positions_of(build_timelines(observations))

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from shiftwatch.analysis.positions import (
@@ -44,10 +44,13 @@ def detect_shifts(
     history: Sequence[StanceObservation],
     new: Sequence[StanceObservation],
     known: Iterable[Shift] = (),
+    timelines: Mapping[tuple[str, str], Timeline] | None = None,
 ) -> list[Shift]:
     """Return the shifts `new` causes, given the stored observations of the same pairs
     (`history`) and the stored shifts (`known`): new ones, and known possible shifts that are
-    now confirmed (same id, `confirmed=True`)."""
+    now confirmed (same id, `confirmed=True`). `timelines`, when given, are those of
+    `history` and `new` together (`build_timelines`), so a caller that needs them too builds
+    them once."""
     known_list = list(known)
     new_keys = {observation_key(o) for o in new}
     old_pairs = group_pairs(history)
@@ -55,7 +58,7 @@ def detect_shifts(
     for pair, observations in sorted(group_pairs([*history, *new]).items()):
         if not any(observation_key(o) in new_keys for o in observations):
             continue
-        timeline = build_timeline(observations)
+        timeline = timelines[pair] if timelines is not None else build_timeline(observations)
         latest = _latest(old_pairs.get(pair, ()))
         out.extend(_pair_shifts(timeline, new_keys, latest, known_list))
     return out

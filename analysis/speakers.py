@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from shiftwatch.analysis.lexicon import PhraseSet, fold_text, merged_list
+from shiftwatch.analysis.lexicon import fold_text, merged_list
 from shiftwatch.analysis.normalize import split_paragraphs, split_sentences
+from shiftwatch.analysis.prefilter import GatedPhrases
 from shiftwatch.records import Entity, EntityKind, Mention
 
 MAX_SUBJECT_GAP = 14  # words between a subject and its speech verb ("X raised … and noted")
@@ -114,14 +115,14 @@ class SentenceAttribution:
 
 @dataclass(frozen=True, slots=True)
 class _Cues:
-    verbs: PhraseSet[str]
-    according: PhraseSet[str]
-    complementizers: PhraseSet[str]
-    pronouns: PhraseSet[
+    verbs: GatedPhrases[str]
+    according: GatedPhrases[str]
+    complementizers: GatedPhrases[str]
+    pronouns: GatedPhrases[
         str
     ]  # value: "subject", "object", "first-singular", "first-plural", "plural"
-    roles: PhraseSet[str]  # value: "official" or "commentator"
-    commentator_plurals: PhraseSet[str]
+    roles: GatedPhrases[str]  # value: "official" or "commentator"
+    commentator_plurals: GatedPhrases[str]
     prepositions: frozenset[str]
 
 
@@ -141,12 +142,14 @@ def _speech_cues() -> _Cues:
     for key, value in (("official_roles", "official"), ("commentator_roles", "commentator")):
         roles.extend(_role_phrases(merged_list("speech", key), value))
     return _Cues(
-        verbs=PhraseSet((v, "verb") for v in merged_list("speech", "verbs")),
-        according=PhraseSet((a, "according") for a in merged_list("speech", "according")),
-        complementizers=PhraseSet((c, "that") for c in merged_list("speech", "complementizers")),
-        pronouns=PhraseSet(pronouns),
-        roles=PhraseSet(roles),
-        commentator_plurals=PhraseSet(
+        verbs=GatedPhrases((v, "verb") for v in merged_list("speech", "verbs")),
+        according=GatedPhrases((a, "according") for a in merged_list("speech", "according")),
+        complementizers=GatedPhrases(
+            (c, "that") for c in merged_list("speech", "complementizers")
+        ),
+        pronouns=GatedPhrases(pronouns),
+        roles=GatedPhrases(roles),
+        commentator_plurals=GatedPhrases(
             (c, "commentator") for c in merged_list("speech", "commentator_plurals")
         ),
         prepositions=frozenset(fold_text(p).lower() for p in merged_list("speech", "prepositions")),

@@ -43,6 +43,7 @@ from shiftwatch.analysis.lexicon import (
     merged_list,
     split_flags,
 )
+from shiftwatch.analysis.prefilter import GatedPhrases
 from shiftwatch.analysis.speakers import (
     Attributor,
     Candidate,
@@ -115,12 +116,12 @@ class _Cue:
 
 @dataclass(frozen=True, slots=True)
 class _StanceCues:
-    cues: PhraseSet[_Cue]
-    negations: PhraseSet[bool]  # False: looks like a negation but is not ("not only")
-    hedges: PhraseSet[str]
-    irrealis: PhraseSet[str]
-    intensifiers: PhraseSet[str]
-    breaks: PhraseSet[str]
+    cues: PhraseSet[_Cue]  # every sentence scanned holds a demand and nearly always a cue
+    negations: GatedPhrases[bool]  # False: looks like a negation but is not ("not only")
+    hedges: GatedPhrases[str]
+    irrealis: GatedPhrases[str]
+    intensifiers: GatedPhrases[str]
+    breaks: PhraseSet[str]  # "and", "but": present in most sentences, no gate
 
 
 @functools.cache
@@ -137,10 +138,12 @@ def _stance_cues() -> _StanceCues:
     negations += [(n, False) for n in merged_list("stance", "not_negations")]
     return _StanceCues(
         cues=PhraseSet(entries),
-        negations=PhraseSet(negations),
-        hedges=PhraseSet((h, "hedge") for h in merged_list("stance", "hedges")),
-        irrealis=PhraseSet((h, "irrealis") for h in merged_list("stance", "irrealis")),
-        intensifiers=PhraseSet((h, "intensifier") for h in merged_list("stance", "intensifiers")),
+        negations=GatedPhrases(negations),
+        hedges=GatedPhrases((h, "hedge") for h in merged_list("stance", "hedges")),
+        irrealis=GatedPhrases((h, "irrealis") for h in merged_list("stance", "irrealis")),
+        intensifiers=GatedPhrases(
+            (h, "intensifier") for h in merged_list("stance", "intensifiers")
+        ),
         breaks=PhraseSet((b, "break") for b in merged_list("stance", "clause_breaks")),
     )
 

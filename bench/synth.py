@@ -1,10 +1,10 @@
 """Synthetic corpora for the benchmarks, built from the seed documents' own paragraphs.
 
-A synthetic document is a run of consecutive paragraphs of one seed (so speakers and quotes
-keep their context) with paragraphs of the other seeds mixed in, some paragraphs' sentences
-shuffled, the watchlist's actors swapped for others of the same party, and dates moved. A
-share of the documents are planted copies of earlier ones: exact copies under another URL (a
-syndicated story) and near copies with one paragraph dropped. Everything is drawn from one
+A synthetic document is made of short runs of consecutive sentences (one to four, so a quote
+keeps its attribution) drawn from all the seeds, grouped into paragraphs, with the
+watchlist's actors swapped for others of the same party and dates moved. A share of the
+documents are planted copies of earlier ones: exact copies under another URL (a syndicated
+story) and near copies with one paragraph dropped. Everything is drawn from one
 seeded `random.Random`, so a size and a seed always give the same corpus.
 
     from synth import build_corpus
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from shiftwatch.analysis.normalize import normalize_text, split_paragraphs, split_sentences
+from shiftwatch.analysis.normalize import normalize_text, split_sentences
 from shiftwatch.models.watchlist import load_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,14 +31,13 @@ WATCHLIST = ROOT / "watchlists" / "russia-nato-2022.yaml"
 URL_BASE = "https://news.example.org/synth"
 FIRST_DAY = datetime(2022, 1, 1, 6, tzinfo=UTC)
 DAYS = 60  # publication dates spread over this many days from FIRST_DAY
-CORE_PARAGRAPHS = (5, 15)  # a run of consecutive paragraphs of one seed
-EXTRA_PARAGRAPHS = (3, 12)  # paragraphs of any seed mixed in
-SHUFFLE_SHARE = 0.3  # paragraphs whose sentences are shuffled
+SENTENCES = (20, 50)  # sentences per document (seed sentences average 120 characters)
+RUN_SENTENCES = (1, 4)  # consecutive sentences of one seed taken together
+PARAGRAPH_SENTENCES = (1, 4)
 SWAP_SHARE = 0.5  # documents whose actors are swapped for others of their party
 EXACT_COPY_SHARE = 0.03  # the same text under another URL (syndication)
 NEAR_COPY_SHARE = 0.02  # an earlier text with one paragraph dropped
-_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
-           "December")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = re.compile(rf"\b({_MONTHS}) ([12]?\d|3[01])\b|\b([12]?\d|3[01]) ({_MONTHS})\b")
 
 
@@ -55,8 +54,12 @@ class SynthDoc:
 
     def file_text(self) -> str:
         """Return the file as the files connector reads it: YAML front matter, then the text."""
-        front = {"title": self.title, "url": self.url, "published": self.published.isoformat(),
-                 "source": "synthetic"}
+        front = {
+            "title": self.title,
+            "url": self.url,
+            "published": self.published.isoformat(),
+            "source": "synthetic",
+        }
         header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=10_000)
         return f"---\n{header}---\n{self.text}\n"
 
@@ -76,17 +79,17 @@ class Corpus:
 
 @dataclass(frozen=True, slots=True)
 class _Material:
-    paragraphs: tuple[tuple[str, ...], ...]  # per seed, its paragraphs in order
+    sentences: tuple[tuple[str, ...], ...]  # per seed, its sentences in order
     swaps: tuple[tuple[str, ...], ...]  # interchangeable names (one party's actors' surnames)
 
 
 def load_material(seeds: Path = SEEDS, watchlist: Path = WATCHLIST) -> _Material:
-    """Return the seeds' paragraphs and the watchlist's interchangeable actor names."""
-    paragraphs = []
+    """Return the seeds' sentences and the watchlist's interchangeable actor names."""
+    sentences = []
     for path in sorted(seeds.glob("*.txt")):
         text = normalize_text(path.read_text(encoding="utf-8"))
-        paragraphs.append(tuple(text[a:b] for a, b in split_paragraphs(text)))
-    return _Material(paragraphs=tuple(paragraphs), swaps=_swap_groups(watchlist))
+        sentences.append(tuple(text[a:b] for a, b in split_sentences(text)))
+    return _Material(sentences=tuple(sentences), swaps=_swap_groups(watchlist))
 
 
 def _swap_groups(watchlist: Path) -> tuple[tuple[str, ...], ...]:
@@ -99,12 +102,6 @@ def _swap_groups(watchlist: Path) -> tuple[tuple[str, ...], ...]:
             if alias.isalpha() and alias[:1].isupper():
                 groups.setdefault(entity.party, set()).add(alias)
     return tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1)
-
-
-def _shuffle_sentences(paragraph: str, rng: random.Random) -> str:
-    sentences = [paragraph[a:b] for a, b in split_sentences(paragraph)]
-    rng.shuffle(sentences)
-    return " ".join(sentences)
 
 
 def _swap_names(text: str, material: _Material, rng: random.Random) -> str:
@@ -126,15 +123,22 @@ def _move_dates(text: str, rng: random.Random) -> str:
 
 
 def compose(material: _Material, rng: random.Random) -> str:
-    """Return one new document text recombined from the seeds' paragraphs."""
-    seed = rng.choice(material.paragraphs)
-    length = min(rng.randint(*CORE_PARAGRAPHS), len(seed))
-    start = rng.randint(0, len(seed) - length)
-    paragraphs = list(seed[start : start + length])
-    for _ in range(rng.randint(*EXTRA_PARAGRAPHS)):
-        paragraphs.insert(rng.randint(0, len(paragraphs)), rng.choice(rng.choice(material.paragraphs)))
-    paragraphs = [_shuffle_sentences(p, rng) if rng.random() < SHUFFLE_SHARE else p
-                  for p in paragraphs]
+    """Return one new document text recombined from the seeds' sentences: short runs of
+    consecutive sentences (a quote keeps its attribution) drawn from anywhere, grouped into
+    paragraphs. Sentences, not whole paragraphs: two documents built from a handful of seeds
+    would otherwise share long passages and read as near copies of each other."""
+    sentences: list[str] = []
+    wanted = rng.randint(*SENTENCES)
+    while len(sentences) < wanted:
+        seed = rng.choice(material.sentences)
+        run = min(rng.randint(*RUN_SENTENCES), len(seed))
+        start = rng.randint(0, len(seed) - run)
+        sentences.extend(seed[start : start + run])
+    paragraphs = []
+    while sentences:
+        size = rng.randint(*PARAGRAPH_SENTENCES)
+        paragraphs.append(" ".join(sentences[:size]))
+        del sentences[:size]
     text = "\n".join(paragraphs)
     if rng.random() < SWAP_SHARE and material.swaps:
         text = _swap_names(text, material, rng)
@@ -153,8 +157,9 @@ def _near_copy(text: str, rng: random.Random) -> str:
     return "\n".join(paragraphs)
 
 
-def generate(n: int, seed: int = 0, material: _Material | None = None,
-             url_base: str = URL_BASE) -> Iterator[SynthDoc]:
+def generate(
+    n: int, seed: int = 0, material: _Material | None = None, url_base: str = URL_BASE
+) -> Iterator[SynthDoc]:
     """Yield `n` synthetic documents, some of them planted copies of earlier ones."""
     rng = random.Random(seed)
     material = material or load_material()
@@ -169,26 +174,41 @@ def generate(n: int, seed: int = 0, material: _Material | None = None,
             text = compose(material, rng)
         texts.append(text)
         published = FIRST_DAY + timedelta(minutes=rng.randrange(DAYS * 24 * 60))
-        yield SynthDoc(index=index, url=f"{url_base}/{index:06d}", title=_title(text, index),
-                       published=published, text=text, copy_of=copy_of)
+        yield SynthDoc(
+            index=index,
+            url=f"{url_base}/{index:06d}",
+            title=_title(text, index),
+            published=published,
+            text=text,
+            copy_of=copy_of,
+        )
 
 
 def write_corpus(docs: Iterator[SynthDoc] | list[SynthDoc], folder: Path) -> Corpus:
     """Write `docs` as .txt files with front matter into `folder`; return what was written."""
     folder.mkdir(parents=True, exist_ok=True)
     texts: list[str] = []
+    by_index: dict[int, str] = {}
     file_bytes = exact = near = 0
     for doc in docs:
         body = doc.file_text().encode("utf-8")
         (folder / f"{doc.index:06d}.txt").write_bytes(body)
         file_bytes += len(body)
         texts.append(doc.text)
-        if doc.copy_of is not None:
-            exact += doc.text == texts[doc.copy_of]
-            near += doc.text != texts[doc.copy_of]
-    return Corpus(folder=folder, documents=len(texts), file_bytes=file_bytes,
-                  text_bytes=sum(len(t.encode("utf-8")) for t in texts),
-                  exact_copies=exact, near_copies=near, texts=texts)
+        by_index[doc.index] = doc.text
+        original = by_index.get(doc.copy_of) if doc.copy_of is not None else None
+        if original is not None:
+            exact += doc.text == original
+            near += doc.text != original
+    return Corpus(
+        folder=folder,
+        documents=len(texts),
+        file_bytes=file_bytes,
+        text_bytes=sum(len(t.encode("utf-8")) for t in texts),
+        exact_copies=exact,
+        near_copies=near,
+        texts=texts,
+    )
 
 
 def build_corpus(n: int, folder: Path, seed: int = 0) -> Corpus:
@@ -203,5 +223,7 @@ if __name__ == "__main__":
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="synth-"))
     built = build_corpus(size, target)
-    print(f"{built.documents} documents, {built.text_bytes / 1e6:.2f} MB of text, "
-          f"{built.exact_copies} exact and {built.near_copies} near copies in {built.folder}")
+    print(
+        f"{built.documents} documents, {built.text_bytes / 1e6:.2f} MB of text, "
+        f"{built.exact_copies} exact and {built.near_copies} near copies in {built.folder}"
+    )

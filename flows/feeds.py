@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -59,12 +59,22 @@ def poll_feeds(
     with session_scope(engine) as session:
         store.ensure_sources(session, [_source_row(f) for f in feeds])
         stored = store.load_source_states(session, [f.id for f in feeds])
+        unconfirmed = store.feeds_fetched_by_unfinished_runs(session, stored)
     states = {k: FeedState.from_json(v) for k, v in stored.items()}
+    for feed_id in unconfirmed:
+        states[feed_id] = _refetch(states[feed_id])
     outcomes = asyncio.run(_poll(feeds, states, settings, now, force, engine))
     with session_scope(engine) as session:
         for outcome in outcomes:
             store.save_source_state(session, outcome.feed_id, _state_columns(outcome))
     return _batch(outcomes)
+
+
+def _refetch(state: FeedState) -> FeedState:
+    """Return the state of a feed whose last fetch died before its entries were stored
+    (kill -9 between the poll and the ingest commit): due now, validators forgotten, so
+    the body is fetched and parsed again (entries already stored are skipped by hash)."""
+    return replace(state, etag=None, last_modified=None, body_hash=None, next_poll_at=None)
 
 
 async def _poll(

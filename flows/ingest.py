@@ -54,14 +54,14 @@ class IngestResult:
 
 
 def _decide(
-    items: Sequence[RawItem], known_hashes: set[str], result: IngestResult
+    items: Sequence[RawItem], hashes: Sequence[str], known_hashes: set[str], result: IngestResult
 ) -> tuple[list[Document], list[Rejected]]:
     """Return the documents worth analysing and the items rejected while building them."""
     docs: dict[str, Document] = {}
     rejected: list[Rejected] = []
-    for item in items:
+    for item, digest in zip(items, hashes, strict=True):
         counts = result.source(item.source_id)
-        if raw_hash(item) in known_hashes:
+        if digest in known_hashes:
             counts.unchanged += 1
             continue
         built = build_document(item)
@@ -83,9 +83,10 @@ def ingest_items(
     result = IngestResult()
     for r in rejected:
         result.source(r.source_id).rejected += 1
+    hashes = [raw_hash(i) for i in items]  # once: unchanged items cost one hash each
     with session_scope(engine) as session:
-        known = store.known_raw_hashes(session, (raw_hash(i) for i in items))
-    docs, build_rejected = _decide(items, known, result)
+        known = store.known_raw_hashes(session, hashes)
+    docs, build_rejected = _decide(items, hashes, known, result)
     with session_scope(engine) as session:
         existing = store.existing_documents(session, (d.id for d in docs))
     changed = [d.id for d in docs if d.id in existing and existing[d.id] != d.content_hash]

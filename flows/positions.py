@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from shiftwatch.analysis.positions import current_positions, observation_key
+from shiftwatch.analysis.positions import build_timelines, observation_key, positions_of
 from shiftwatch.analysis.shifts import detect_shifts
 from shiftwatch.models import store
 from shiftwatch.models.db import session_scope
@@ -49,9 +49,10 @@ def update_positions(
         new = [o for o in everything if o.document_id in fresh_docs]
         new_keys = {observation_key(o) for o in new}
         history = [o for o in everything if observation_key(o) not in new_keys]
-        shifts = detect_shifts(history, new, store.load_shifts(session, pairs))
+        timelines = build_timelines(everything)  # once, for the shifts and the positions
+        shifts = detect_shifts(history, new, store.load_shifts(session, pairs), timelines)
         to_announce = store.save_shifts(session, shifts, run_id)
-        store.save_positions(session, current_positions(everything), pairs)
+        store.save_positions(session, positions_of(timelines), pairs)
         if announce is not None and to_announce:
             result.alerts_queued = announce(session, to_announce)
     result.shifts = [s.id for s in shifts]

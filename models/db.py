@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,32 +13,50 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from shiftwatch.errors import ConfigError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # user:password@ in a URL (greedy: @ in it)
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # two runs at once wait for each other rather than fail
+MIGRATION_LOCK = 0x5368_6966_7477  # pg_advisory_xact_lock key ("Shiftw"): one migration at a time
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so: once per file). While another process holds a
+    lock on a fresh file, the switch fails with 'locked' at once instead of waiting for the
+    busy timeout (two runs starting together): retry until the timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def make_engine(url: str) -> Engine:
     """Return an engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
-            f"database URL {url!r} is not valid: use sqlite:///path/to.db or "
+            f"database URL {masked(url)!r} is not valid: use sqlite:///path/to.db or "
             "postgresql+psycopg://user@host:5432/dbname"
         ) from None
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
@@ -49,7 +70,12 @@ def make_engine(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise ConfigError(f"database URL {url!r} cannot be used: {exc}") from None
+        raise ConfigError(f"database URL {masked(url)!r} cannot be used: {exc}") from None
+
+
+def masked(url: str) -> str:
+    """Return `url` with its password replaced by ***, even when it does not parse."""
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -60,10 +86,20 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def _one_at_a_time(connection: Connection) -> None:
+    """Make concurrent migrations of one database run one after another: two runs starting
+    on a fresh database would otherwise both create the schema, and one fail."""
+    if connection.dialect.name == "postgresql":  # released when the transaction ends
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+    elif connection.dialect.name == "sqlite":  # the write lock, before Alembic reads
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent: a current database is left alone)."""
     try:
         with engine.begin() as connection:
+            _one_at_a_time(connection)
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
@@ -74,6 +110,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to `revision` (used by migration tests and rollbacks)."""
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)

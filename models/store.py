@@ -118,9 +118,34 @@ def stance_row(obs: r.StanceObservation) -> dict[str, Any]:
     return {**flat_row(obs), "stance": str(obs.stance)}
 
 
+_STANCE_KEY = ("document_id", "party_id", "demand_id", "evidence_start", "actor_id")
+
+
 def save_stances(session: Session, stances: Sequence[r.StanceObservation]) -> int:
-    """Insert stance rows; return how many were new."""
-    return insert_ignore(session, t.StanceObservation, [stance_row(s) for s in stances])
+    """Insert stance rows; return how many were new.
+
+    The unique key holds `actor_id`, NULL for a party's own stance, and SQL never finds two
+    NULLs equal: insert-or-ignore alone would store such a stance again when two runs ingest
+    one document at once. Existing keys are skipped here; the documents were inserted
+    earlier in the same transaction, so a concurrent run waits on them and then sees ours.
+    """
+    rows = [stance_row(s) for s in stances]
+    known = _stance_keys(session, {row["document_id"] for row in rows})
+    fresh = [row for row in rows if tuple(row[k] for k in _STANCE_KEY) not in known]
+    return insert_ignore(session, t.StanceObservation, fresh)
+
+
+def _stance_keys(session: Session, document_ids: set[str]) -> set[tuple[Any, ...]]:
+    """Return the unique keys of the stances stored for the given documents."""
+    wanted = list(document_ids)
+    columns = [getattr(t.StanceObservation, k) for k in _STANCE_KEY]
+    keys: set[tuple[Any, ...]] = set()
+    for i in range(0, len(wanted), CHUNK):
+        statement = select(*columns).where(
+            t.StanceObservation.document_id.in_(wanted[i : i + CHUNK])
+        )
+        keys.update(tuple(row) for row in session.execute(statement))
+    return keys
 
 
 def save_signatures(session: Session, signatures: Mapping[str, bytes]) -> int:
@@ -150,6 +175,15 @@ def ensure_sources(session: Session, sources: Sequence[Mapping[str, Any]]) -> No
     insert_ignore(session, t.Source, [{"created_at": utcnow(), **s} for s in sources])
 
 
+_STANCE_COLUMNS = tuple(
+    getattr(t.StanceObservation, name) for name in (
+        "document_id", "party_id", "actor_id", "demand_id", "stance", "confidence", "evidence",
+        "evidence_start", "published_at", "machine_translated", "reported", "statement_id",
+        "cluster_id",
+    )
+)
+
+
 def to_observation(row: t.StanceObservation) -> r.StanceObservation:
     """Return the record for a stored stance row."""
     return r.StanceObservation(
@@ -164,8 +198,11 @@ def to_observation(row: t.StanceObservation) -> r.StanceObservation:
 def load_stances(
     session: Session, pairs: Iterable[tuple[str, str]] | None = None
 ) -> list[r.StanceObservation]:
-    """Return stored observations for the given (party, demand) pairs, or all of them."""
-    statement = select(t.StanceObservation)
+    """Return stored observations for the given (party, demand) pairs, or all of them.
+
+    Plain columns, not ORM objects: a run replays every observation of the pairs it touched,
+    and building ORM instances cost more than reading the rows (bench/PROFILE.md)."""
+    statement = select(*_STANCE_COLUMNS)
     if pairs is not None:
         wanted = set(pairs)
         if not wanted:
@@ -174,8 +211,8 @@ def load_stances(
             t.StanceObservation.party_id.in_({p for p, _ in wanted}),
             t.StanceObservation.demand_id.in_({d for _, d in wanted}),
         )
-    rows = session.execute(statement).scalars()
-    out = [to_observation(row) for row in rows]
+    rows = session.execute(statement)
+    out = [to_observation(row) for row in rows]  # type: ignore[arg-type]
     return out if pairs is None else [o for o in out if (o.party_id, o.demand_id) in wanted]
 
 
@@ -331,6 +368,27 @@ def load_source_states(session: Session, ids: Iterable[str]) -> dict[str, dict[s
 def save_source_state(session: Session, source_id: str, values: Mapping[str, Any]) -> None:
     """Update a source's polling state and health columns."""
     session.execute(update(t.Source).where(t.Source.id == source_id).values(**values))
+
+
+def feeds_fetched_by_unfinished_runs(session: Session, ids: Iterable[str]) -> set[str]:
+    """Return the feeds whose last fetch was made by a monitor run that never completed (it
+    died, or still runs): their entries may never have been stored, so their validators
+    (ETag, Last-Modified, body hash) must not make the next poll skip the body."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    fetched = t.Source.last_fetched_at
+    covered = select(t.Run.id).where(
+        t.Run.flow == "monitor", t.Run.status == "completed",
+        t.Run.started_at <= fetched, t.Run.finished_at >= fetched,
+    )  # fmt: skip
+    unfinished = select(t.Run.id).where(
+        t.Run.flow == "monitor", t.Run.status != "completed", t.Run.started_at <= fetched
+    )
+    statement = select(t.Source.id).where(
+        t.Source.id.in_(wanted), fetched.is_not(None), ~covered.exists(), unfinished.exists()
+    )
+    return {row[0] for row in session.execute(statement)}
 
 
 def feed_sources(session: Session) -> list[t.Source]:

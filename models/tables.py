@@ -54,6 +54,10 @@ class Document(SQLModel, table=True):
         Index("ix_documents_cluster_id", "cluster_id"),
         Index("ix_documents_content_hash", "content_hash"),
         Index("ix_documents_canonical_url", "canonical_url"),
+        # Every run looks for the documents of runs that died (positions' recovery) and feeds
+        # ask which article URLs are stored: without these, each was a scan of the history.
+        Index("ix_documents_run_id", "run_id"),
+        Index("ix_documents_url", "url"),
     )
     id: str = Field(primary_key=True)
     source_id: str = Field(index=True)

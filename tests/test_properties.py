@@ -9,6 +9,7 @@ bounded (each test runs under a generous pytest timeout; nothing asserts a durat
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 
@@ -35,14 +36,74 @@ _LEFTOVER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r\u200b-\u200d\
 # Words that make the analysis do real work: cue words of the English, Russian and Ukrainian
 # stance lexicons, negations, hedges, quote marks, clause breaks and speech verbs.
 CUE_WORDS = [
-    "rejects", "insists on", "demands", "is ready to discuss", "refuses", "rules out",
-    "will not", "never", "not only", "may", "said", "told reporters", "but", ";", "—", "-",
-    "«", "»", "“", "”", '"', "'", "(", ")", ".", "!", "?", "…", ",", ":",
-    "настаивает на", "отвергает", "готова обсуждать", "не", "заявил", "сказал", "але",
-    "відкидає", "наполягає", "the door stays open", "open door", "talks on", "the issue of",
+    "rejects",
+    "insists on",
+    "demands",
+    "is ready to discuss",
+    "refuses",
+    "rules out",
+    "will not",
+    "never",
+    "not only",
+    "may",
+    "said",
+    "told reporters",
+    "but",
+    ";",
+    "—",
+    "-",
+    "«",
+    "»",
+    "“",
+    "”",
+    '"',
+    "'",
+    "(",
+    ")",
+    ".",
+    "!",
+    "?",
+    "…",
+    ",",
+    ":",
+    "настаивает на",
+    "отвергает",
+    "готова обсуждать",
+    "не",
+    "заявил",
+    "сказал",
+    "але",
+    "відкидає",
+    "наполягає",
+    "the door stays open",
+    "open door",
+    "talks on",
+    "the issue of",
 ]
-FILLER = ["the", "alliance", "on", "Monday", "in", "and", "we", "they", "he", "she", "it",
-          "US", "us", "Mr.", "Jan.", "U.S.", "1997", "2008", "#NATO", "@user", "1/", "2/"]
+FILLER = [
+    "the",
+    "alliance",
+    "on",
+    "Monday",
+    "in",
+    "and",
+    "we",
+    "they",
+    "he",
+    "she",
+    "it",
+    "US",
+    "us",
+    "Mr.",
+    "Jan.",
+    "U.S.",
+    "1997",
+    "2008",
+    "#NATO",
+    "@user",
+    "1/",
+    "2/",
+]
 SEPARATORS = [" ", " ", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\r\n", "\x00", "\u200b"]
 
 
@@ -145,7 +206,7 @@ def test_mentions_point_at_their_own_text(analyzer, vocabulary, data) -> None:
         spans.append((m.start, m.end))
     assert spans == sorted(spans)
     distinct = sorted(set(spans))
-    assert all(a[1] <= b[0] for a, b in zip(distinct, distinct[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(distinct))
 
 
 @PROPERTY_SETTINGS
@@ -214,5 +275,3 @@ def test_adversarial_text_finishes(analyzer) -> None:
         for m in analysis.mentions:
             assert clean[m.start : m.end] == m.text, name
     record("properties", inputs=len(ADVERSARIAL), crashes=0)
-
-

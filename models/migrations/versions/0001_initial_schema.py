@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:40:27.602306
+Create Date: 2026-11-22 08:19:00.460815
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_documents_content_hash", ["content_hash"], unique=False)
         batch_op.create_index("ix_documents_published_at", ["published_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_documents_raw_hash"), ["raw_hash"], unique=False)
+        batch_op.create_index("ix_documents_run_id", ["run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_documents_source_id"), ["source_id"], unique=False)
+        batch_op.create_index("ix_documents_url", ["url"], unique=False)
 
     op.create_table(
         "positions",
@@ -280,7 +282,9 @@ def downgrade() -> None:
     op.drop_table("rejections")
     op.drop_table("positions")
     with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_index("ix_documents_url")
         batch_op.drop_index(batch_op.f("ix_documents_source_id"))
+        batch_op.drop_index("ix_documents_run_id")
         batch_op.drop_index(batch_op.f("ix_documents_raw_hash"))
         batch_op.drop_index("ix_documents_published_at")
         batch_op.drop_index("ix_documents_content_hash")
