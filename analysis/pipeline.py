@@ -94,7 +94,7 @@ class Analyzer:
         """Return the analysis of one normalized document."""
         document = self.describe(document)
         mentions = tuple(self.matcher.find(document.id, document.text))
-        stances = tuple(self.stance_model.find(document, mentions))
+        stances = tuple(self.stance_model.find(_stance_window(document), mentions))
         return Analysis(document=document, mentions=mentions, stances=stances)
 
     def analyze_batch(self, documents: Sequence[Document]) -> list[Analysis]:
@@ -108,3 +108,16 @@ class Analyzer:
         document = replace(analysis.document, cluster_id=cluster_id, duplicate_of=duplicate_of)
         stances = tuple(replace(s, cluster_id=cluster_id) for s in analysis.stances)
         return replace(analysis, document=document, stances=stances)
+
+
+# Stance attribution grows faster than linearly with dense text; news articles stay far
+# below this, and a pathological 5 MB "article" must not stall a run (docs/reliability.md).
+MAX_STANCE_CHARS = 100_000
+
+
+def _stance_window(document: Document) -> Document:
+    """Return `document` with its body cut at `MAX_STANCE_CHARS` for stance finding."""
+    end = document.body_end if document.body_end is not None else len(document.text)
+    if end <= MAX_STANCE_CHARS:
+        return document
+    return replace(document, body_end=MAX_STANCE_CHARS)

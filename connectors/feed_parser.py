@@ -61,7 +61,11 @@ _ENTRY_END = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*$")
-_BAD_OFFSET = re.compile(r"\s*[+-](?:[2-9]\d|1[5-9]|\d\d:?[6-9]\d)\s*$|\s*[+-]\d{5,}\s*$")
+# A numeric zone no place uses: hours past 14 or minutes past 59 ("+9900", "-2400").
+_BAD_OFFSET = re.compile(r"\s*[+-](?:(?:[2-9]\d|1[5-9]):?\d\d|\d\d:?[6-9]\d)\s*$|\s*[+-]\d{5,}\s*$")
+# An ISO date whose fields are out of range: feedparser would roll "2022-13-45" into 2023.
+_ISO_FIELDS = re.compile(r"^\s*\d{4}-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+_ISO_LIMITS = (12, 31, 23, 59, 60)
 _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _REFERENCE = re.compile(r"&(?:(#\d{1,7}|#x[0-9a-fA-F]{1,6})|([A-Za-z][\w.-]{0,31}));|&")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
@@ -608,6 +612,8 @@ def _entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime | None, str | 
     """Return (UTC publication time, flag, raw text); absurd dates count as missing."""
     raw_text = raw.get("published") or raw.get("updated") or raw.get("created")
     parsed = raw.get("published_parsed") or raw.get("updated_parsed") or raw.get("created_parsed")
+    if isinstance(raw_text, str) and _impossible_iso(raw_text):
+        return None, "invalid", raw_text
     when, flag = None, None
     if isinstance(raw_text, str) and (parsed is None or _BAD_OFFSET.search(raw_text)):
         when, flag = _fallback_date(raw_text)
@@ -621,6 +627,17 @@ def _entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime | None, str | 
     if not EARLIEST_DATE <= when <= _aware(fetched_at) + FUTURE_SLACK:
         return None, "invalid", raw_text or when.isoformat()
     return when, flag, raw_text
+
+
+def _impossible_iso(text: str) -> bool:
+    """Return True for an ISO date with a month, day or time field out of range."""
+    match = _ISO_FIELDS.match(text)
+    if not match:
+        return False
+    fields = [int(v) if v else None for v in match.groups()]
+    low = (1, 1, 0, 0, 0)
+    return any(v is not None and not lo <= v <= hi
+               for v, lo, hi in zip(fields, low, _ISO_LIMITS, strict=True))
 
 
 def _fallback_date(text: str) -> tuple[datetime | None, str | None]:

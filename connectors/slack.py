@@ -136,10 +136,19 @@ class SlackWebhook:
         raise PermanentDeliveryError(message)
 
     def _scrub(self, text: str) -> str:
-        """Return `text` without the webhook URL or its secret path."""
+        """Return `text` without the webhook URL, its path, or any piece of the path.
+
+        Slack's answers may quote only the token (the last path segment), so every segment
+        of 8 or more characters is redacted on its own too.
+        """
         path = httpx.URL(self._url).path
         text = text.replace(self._url, REDACTED)
-        return text.replace(path, REDACTED) if len(path) > 1 else text
+        if len(path) > 1:
+            text = text.replace(path, REDACTED)
+        for segment in sorted(path.split("/"), key=len, reverse=True):
+            if len(segment) >= 8:
+                text = text.replace(segment, REDACTED)
+        return text
 
 
 def retry_after_s(value: str | None, default: float = 1.0) -> float:

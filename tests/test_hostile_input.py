@@ -399,8 +399,6 @@ def _entry_date(date: str) -> tuple[datetime | None, str | None]:
     return entry.published_at, entry.date_flag
 
 
-@pytest.mark.xfail(strict=True, reason="open finding: feed_parser applies offsets of +99:00 "
-                   "and -24:00 (hours, not a zone); see docs/reliability.md")  # fmt: skip
 @pytest.mark.parametrize("date", ["Mon, 10 Jan 2022 10:00:00 +9900",
                                   "Mon, 10 Jan 2022 10:00:00 -2400"])  # fmt: skip
 def test_an_impossible_zone_offset_is_ignored_not_applied(date: str) -> None:
@@ -408,8 +406,6 @@ def test_an_impossible_zone_offset_is_ignored_not_applied(date: str) -> None:
     assert published == datetime(2022, 1, 10, 10, tzinfo=UTC) and flag == "zone_ignored"
 
 
-@pytest.mark.xfail(strict=True, reason="open finding: feed_parser reads month 13 / day 45 "
-                   "as 2023-01-01; see docs/reliability.md")  # fmt: skip
 def test_an_impossible_calendar_date_is_invalid_not_rolled_over() -> None:
     published, flag = _entry_date("2022-13-45T25:61:61Z")
     assert published is None and flag == "invalid"

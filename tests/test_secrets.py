@@ -274,9 +274,6 @@ def test_database_passwords_are_masked_in_errors() -> None:
     assert leaks == [], outputs.texts
 
 
-@pytest.mark.xfail(strict=True, reason="open finding: connectors/slack.py scrubs the whole "
-                   "webhook URL and path from Slack's answers, not the token alone; "
-                   "see docs/reliability.md")  # fmt: skip
 def test_an_answer_quoting_only_the_webhook_token_is_scrubbed() -> None:
     import httpx
 
