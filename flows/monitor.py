@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 from sqlalchemy.engine import Engine
 
 from shiftwatch.analysis.pipeline import Analyzer
@@ -189,7 +190,10 @@ def monitor(
                 if h.kind == "file"
             ],
         )
-    result = ingest_task(engine, analyzer, collected.items, collected.rejected, run_id)
+    # quote(): Prefect would otherwise walk every item looking for futures (~0.1 ms each).
+    result = ingest_task(
+        engine, analyzer, quote(collected.items), quote(collected.rejected), run_id
+    )
     if since is not None:
         redone = reanalyze_task(engine, analyzer, parse_since(since), run_id)
         result.pairs |= redone.pairs
@@ -200,7 +204,7 @@ def monitor(
         counts = result.source(h.source_id)
         counts.kind, counts.latency_s, counts.detail = h.kind, h.latency_s, h.detail
         counts.status = h.status
-    shifts = positions_task(engine, result, run_id, outbox.announcer(settings, run_id))
+    shifts = positions_task(engine, quote(result), run_id, outbox.announcer(settings, run_id))
     alerts = deliver_alerts(engine, settings, wl, run_id, deliver)  # deliver=False: to files
     summary = _summarize(run_id, result, time.perf_counter() - started)
     summary.update(
