@@ -80,6 +80,8 @@ def main() -> int:
         f"{' --only ' + args.only if args.only else ''}`\n"
         "- These machines are shared and noisy: compare the ratios (against a baseline run in "
         "the same process), not absolute times.\n"
+        "- Where a target is not met, the gap and the plan are in `bench/PROFILE.md` "
+        "(section 'Gaps to the targets, and the plan').\n"
     )
     if args.smoke:
         header += "- SMOKE RUN: sizes are tiny; figures are not meaningful.\n"
