@@ -2,9 +2,10 @@
 
 The command runs in its own working directory (so `data/outbox` and `data/feeds.yaml` are the
 benchmark's, not the repository's), with Prefect's telemetry off and its own `PREFECT_HOME`.
-Peak memory is read two ways: the shiftwatch process's own high-water mark (`VmHWM`, polled
-from /proc while it runs) and `ru_maxrss` from `wait4`, the largest process of the tree
-(Prefect's ephemeral API server runs as a child of the command).
+Peak memory is each process's own high-water mark (`VmHWM`, polled from /proc while it runs):
+the shiftwatch process, and the sum over it and its descendants (Prefect's ephemeral API server
+runs as a child of the command). Not `ru_maxrss`: a child inherits its parent's high-water mark
+at fork, so it reports the benchmark's own size, not the command's.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class CliRun:
     wall_s: float
     cpu_s: float  # user + system of the command and the children it waited for
     peak_rss_mb: float  # the command's own process
-    tree_peak_rss_mb: float  # the largest process of the tree (ru_maxrss)
+    tree_peak_rss_mb: float  # the command and its descendants, each at its own peak, summed
     returncode: int
     stdout: str = field(repr=False)
     stderr: str = field(repr=False)
@@ -92,11 +93,26 @@ def _vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
-def _watch_memory(pid: int, peak: list[int], done: threading.Event) -> None:
+def _descendants(pid: int) -> list[int]:
+    """Return `pid` and every process below it (Linux /proc children lists)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            text = Path(f"/proc/{current}/task/{current}/children").read_text()
+        except OSError:
+            continue
+        queue.extend(int(child) for child in text.split())
+    return found
+
+
+def _watch_memory(pid: int, peaks: dict[int, int], done: threading.Event) -> None:
     while not done.is_set():
-        value = _vm_hwm_kb(pid)
-        if value:
-            peak[0] = max(peak[0], value)
+        for member in _descendants(pid):
+            value = _vm_hwm_kb(member)
+            if value:
+                peaks[member] = max(peaks.get(member, 0), value)
         done.wait(POLL_S)
 
 
@@ -110,9 +126,9 @@ def run_cli(
         proc = subprocess.Popen(
             [*shiftwatch_command(), *args], env=dict(env), cwd=cwd, stdout=stdout, stderr=stderr
         )
-        peak = [0]
+        peaks: dict[int, int] = {}
         done = threading.Event()
-        watcher = threading.Thread(target=_watch_memory, args=(proc.pid, peak, done), daemon=True)
+        watcher = threading.Thread(target=_watch_memory, args=(proc.pid, peaks, done), daemon=True)
         watcher.start()
         timer = threading.Timer(timeout_s, proc.send_signal, args=(signal.SIGTERM,))
         timer.start()
@@ -127,8 +143,8 @@ def run_cli(
     return CliRun(
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=peak[0] * 1024 / 1e6,
-        tree_peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,
+        peak_rss_mb=peaks.get(proc.pid, 0) * 1024 / 1e6,
+        tree_peak_rss_mb=sum(peaks.values()) * 1024 / 1e6,
         returncode=proc.returncode,
         stdout=out.read_text("utf-8", errors="replace"),
         stderr=err.read_text("utf-8", errors="replace"),
