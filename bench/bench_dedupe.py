@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shiftwatch.analysis.dedupe import (
+from shiftwatch.analysis.dedupe.clustering import (
     BANDS,
     JACCARD_MIN,
     MAX_CONFIRM,

@@ -79,8 +79,8 @@ class History:
 
 def analyzer() -> Any:
     """Return the analyzer of the default watchlist."""
-    from shiftwatch.analysis.pipeline import Analyzer
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.analysis.analyzer import Analyzer
+    from shiftwatch.watchlist import load_watchlist
 
     wl = load_watchlist(WATCHLIST)
     return Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
@@ -100,7 +100,7 @@ def raw_item(doc: SynthDoc, body: bytes) -> Any:
 
 def templates(size: int) -> list[Template]:
     """Return the rows of `size` really analysed documents (their own seed, not the history's)."""
-    from shiftwatch.analysis.documents import build_document
+    from shiftwatch.analysis.text.documents import build_document
     from shiftwatch.models import store
 
     an = analyzer()
@@ -122,9 +122,9 @@ def history_rows(
     doc: SynthDoc, body: bytes, template: Template
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], bytes]:
     """Return a history document's row, its mentions, stances and signature."""
-    from shiftwatch.analysis.dedupe import content_hash, signature_of, signature_to_bytes
-    from shiftwatch.analysis.documents import document_id, raw_hash
-    from shiftwatch.analysis.urls import canonicalize_url
+    from shiftwatch.analysis.dedupe.clustering import content_hash, signature_of, signature_to_bytes
+    from shiftwatch.analysis.text.documents import document_id, raw_hash
+    from shiftwatch.analysis.text.urls import canonicalize_url
 
     canonical = canonicalize_url(doc.url)
     ident = document_id(canonical)
@@ -215,8 +215,8 @@ def link_recent(history: History, folder: Path, count: int) -> None:
 def work(engine: Any, an: Any, folder: Path) -> dict[str, float]:
     """Return the seconds of one run's work over `folder` (read, ingest, positions)."""
     from shiftwatch.connectors.files import read_folder
-    from shiftwatch.flows.ingest import ingest_items
-    from shiftwatch.flows.positions import update_positions
+    from shiftwatch.pipeline.ingest import ingest_items
+    from shiftwatch.pipeline.positions import update_positions
 
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
@@ -246,10 +246,10 @@ def best_of(measure: Callable[[], dict[str, float]], repeats: int) -> dict[str, 
 
 def digest_seconds(url: str) -> float:
     """Return how long the digest `shiftwatch run` prints takes on this database."""
-    from shiftwatch.analysis.digest import render_digest
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.models.queries import digest_data
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.render.digest import render_digest
+    from shiftwatch.watchlist import load_watchlist
 
     engine = open_database(url)
     started = time.perf_counter()

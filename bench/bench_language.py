@@ -16,14 +16,14 @@ from pathlib import Path
 
 import yaml
 
-from shiftwatch.analysis.language import (
+from shiftwatch.analysis.language.detect import (
     UNDETERMINED,
     FastTextDetector,
     LangdetectDetector,
     detect_languages,
     langdetect_detector,
 )
-from shiftwatch.analysis.translation import find_mt_artifacts
+from shiftwatch.analysis.language.translation import find_mt_artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -151,18 +151,18 @@ class _Clock:
 
 def breakdown(folder: Path, tmp: Path) -> tuple[list[str], float]:
     """Return table rows of CPU seconds per stage for one corpus, and its text MB."""
-    from shiftwatch.analysis.boundaries import find_body_end
-    from shiftwatch.analysis.documents import build_document, raw_hash
-    from shiftwatch.analysis.language import detect_languages
-    from shiftwatch.analysis.pipeline import Analysis, Analyzer
-    from shiftwatch.analysis.translation import find_mt_artifacts, score_artifacts
+    from shiftwatch.analysis.analyzer import Analysis, Analyzer
+    from shiftwatch.analysis.language.detect import detect_languages
+    from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
+    from shiftwatch.analysis.text.boundaries import find_body_end
+    from shiftwatch.analysis.text.documents import build_document, raw_hash
     from shiftwatch.connectors.files import read_folder
-    from shiftwatch.flows.clusters import cluster_batch, record_clusters
-    from shiftwatch.flows.positions import update_positions
     from shiftwatch.models import store
     from shiftwatch.models.db import open_database, session_scope
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.pipeline.cluster import cluster_batch, record_clusters
+    from shiftwatch.pipeline.positions import update_positions
     from shiftwatch.records import Document
+    from shiftwatch.watchlist import load_watchlist
 
     clock = _Clock()
     wl = clock(

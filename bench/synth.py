@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from shiftwatch.analysis.normalize import normalize_text, split_sentences
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.analysis.text.normalize import normalize_text, split_sentences
+from shiftwatch.watchlist import load_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "data" / "seeds"

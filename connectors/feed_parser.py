@@ -636,8 +636,10 @@ def _impossible_iso(text: str) -> bool:
         return False
     fields = [int(v) if v else None for v in match.groups()]
     low = (1, 1, 0, 0, 0)
-    return any(v is not None and not lo <= v <= hi
-               for v, lo, hi in zip(fields, low, _ISO_LIMITS, strict=True))
+    return any(
+        v is not None and not lo <= v <= hi
+        for v, lo, hi in zip(fields, low, _ISO_LIMITS, strict=True)
+    )
 
 
 def _fallback_date(text: str) -> tuple[datetime | None, str | None]:

@@ -29,10 +29,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from pydantic import SecretStr
-from sqlalchemy.engine import Engine
 
-from shiftwatch.analysis.alerts import email_alert, slack_alert_payload
-from shiftwatch.analysis.digest import DigestShift
 from shiftwatch.connectors.slack import SlackWebhook
 from shiftwatch.connectors.smtp import SmtpMailer, build_message
 from shiftwatch.errors import (
@@ -41,10 +38,12 @@ from shiftwatch.errors import (
     TransientDeliveryError,
 )
 from shiftwatch.models import outbox, queries
-from shiftwatch.models.db import session_scope
+from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.models.tables import utcnow
-from shiftwatch.models.watchlist import Watchlist
+from shiftwatch.render.alerts import email_alert, slack_alert_payload
 from shiftwatch.settings import Settings, SmtpSettings
+from shiftwatch.views import ShiftView
+from shiftwatch.watchlist import Watchlist
 
 TASK_RETRIES = 2
 # Prefect's waits before re-running the task: the longest first and second outbox backoffs.
@@ -66,7 +65,7 @@ class Channel(Protocol):
     name: str
     suffix: str
 
-    def render(self, shift: DigestShift, key: str) -> bytes: ...
+    def render(self, shift: ShiftView, key: str) -> bytes: ...
 
     def send(self, body: bytes) -> str: ...
 
@@ -77,7 +76,7 @@ class SlackChannel:
     name: str = "slack"
     suffix: str = ".json"
 
-    def render(self, shift: DigestShift, key: str) -> bytes:
+    def render(self, shift: ShiftView, key: str) -> bytes:
         """Return the webhook body (JSON, UTF-8)."""
         payload = slack_alert_payload(shift, key)
         return json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
@@ -96,7 +95,7 @@ class EmailChannel:
     name: str = "email"
     suffix: str = ".eml"
 
-    def render(self, shift: DigestShift, key: str) -> bytes:
+    def render(self, shift: ShiftView, key: str) -> bytes:
         """Return the RFC 5322 message, Message-ID derived from the alert key."""
         content = email_alert(shift, key)
         message = build_message(
@@ -296,7 +295,7 @@ def _failed(
     return ("retry" if status == outbox.PENDING else outbox.FAILED), str(exc)
 
 
-def _view(engine: Engine, claim: outbox.Claim, watchlist: Watchlist) -> DigestShift:
+def _view(engine: Engine, claim: outbox.Claim, watchlist: Watchlist) -> ShiftView:
     with session_scope(engine) as session:
         view = queries.shift_view(session, claim.alert.shift_id, watchlist)
     if view is None:

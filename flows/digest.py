@@ -19,10 +19,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy.engine import Engine
 
-from shiftwatch.analysis.alerts import digest_slack_payload, email_digest
-from shiftwatch.analysis.digest import FORMATS, DigestData, render_digest
 from shiftwatch.connectors.slack import SlackWebhook
 from shiftwatch.connectors.smtp import SmtpMailer, build_message
 from shiftwatch.errors import ConfigError, DeliveryError
@@ -33,12 +30,15 @@ from shiftwatch.flows.deliver import (
     with_secret_blocks,
 )
 from shiftwatch.models import outbox
-from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.models.db import Engine, open_database, session_scope
 from shiftwatch.models.queries import digest_data
 from shiftwatch.models.tables import utcnow
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.render.alerts import digest_slack_payload, email_digest
+from shiftwatch.render.digest import FORMATS, render_digest, timeline_svg
 from shiftwatch.settings import Settings, load_settings
 from shiftwatch.settings import parse_since as parse_iso
+from shiftwatch.views import DigestData
+from shiftwatch.watchlist import load_watchlist
 
 ARTIFACT_KEY = "shiftwatch-digest"
 NO_CHANNEL = (
@@ -57,9 +57,10 @@ def parse_since(value: str | datetime | None) -> datetime | None:
 def artifact_markdown(data: DigestData) -> str:
     """Return the digest as markdown with the position timeline embedded as an SVG image."""
     text = render_digest(data, "markdown")
-    if not data.timeline_svg:
+    svg = timeline_svg(data)
+    if not svg:
         return text
-    encoded = base64.b64encode(data.timeline_svg.encode("utf-8")).decode("ascii")
+    encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     image = f"![Position timeline](data:image/svg+xml;base64,{encoded})"
     return f"{text}\n## Position timeline\n\n{image}\n"
 

@@ -19,21 +19,20 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
-from sqlalchemy.engine import Engine
 
-from shiftwatch.analysis.pipeline import Analyzer
+from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
 from shiftwatch.connectors.files import FolderBatch, read_folder
 from shiftwatch.flows.deliver import deliver_alerts
-from shiftwatch.flows.feeds import FeedBatch, poll_feeds
-from shiftwatch.flows.ingest import IngestResult, SourceCounts, ingest_items, reanalyze_since
-from shiftwatch.flows.positions import Announce, PositionResult, update_positions
 from shiftwatch.flows.runs import monitor_run_title, rename_flow_run
 from shiftwatch.models import outbox, store
-from shiftwatch.models.db import open_database, session_scope
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.models.db import Engine, open_database, session_scope
+from shiftwatch.pipeline.feeds import FeedBatch, poll_feeds
+from shiftwatch.pipeline.ingest import IngestResult, SourceCounts, ingest_items, reanalyze_since
+from shiftwatch.pipeline.positions import Announce, PositionResult, update_positions
 from shiftwatch.records import RawItem, Rejected
 from shiftwatch.settings import DEFAULT_SEEDS, Settings, load_settings, parse_since
+from shiftwatch.watchlist import load_watchlist
 
 
 def _run_name() -> str:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
-from shiftwatch.analysis.digest import DigestData, DigestDocument, DigestEvidence, DigestShift
 from shiftwatch.models import reports
 from shiftwatch.models import tables as t
-from shiftwatch.models.watchlist import Watchlist
+from shiftwatch.views import DigestData, DocumentView, EvidenceView, ShiftView
+from shiftwatch.watchlist import Watchlist
 
 EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
     "documents": (
@@ -160,7 +160,7 @@ def digest_data(
         rejections=_rejections(session, since),
         statements_by_venue=reports.statements_by_venue(session, names, since, until),
         sources=reports.top_sources(session, since, until),
-        timeline_svg=reports.timeline_svg(session, names, since, until or now),
+        timeline=reports.timeline_chart(session, names, since, until or now),
     )
 
 
@@ -183,12 +183,12 @@ def _digest_document(
     counts: dict[tuple[str, str], int],
     names: dict[tuple[str, str], str],
     copies: int,
-) -> DigestDocument:
+) -> DocumentView:
     def named(kind: str) -> tuple[tuple[str, int], ...]:
         found = [(names.get(k, k[1]), n) for k, n in counts.items() if k[0] == kind]
         return tuple(sorted(found, key=lambda x: (-x[1], x[0])))
 
-    return DigestDocument(
+    return DocumentView(
         id=row.id,
         title=row.title,
         url=row.url,
@@ -211,12 +211,12 @@ def _digest_document(
 
 def _evidence(
     session: Session, items: list[dict[str, Any]], names: dict[tuple[str, str], str]
-) -> tuple[DigestEvidence, ...]:
+) -> tuple[EvidenceView, ...]:
     out = []
     for item in items:
         doc = session.get(t.Document, item.get("document_id"))
         out.append(
-            DigestEvidence(
+            EvidenceView(
                 quote=str(item.get("evidence", "")),
                 speaker=_speaker(item, names),
                 source_title=doc.title if doc else "",
@@ -239,16 +239,16 @@ def _shifts(
     names: dict[tuple[str, str], str],
     since: datetime | None,
     until: datetime | None = None,
-) -> tuple[DigestShift, ...]:
+) -> tuple[ShiftView, ...]:
     statement = select(t.Shift).where(t.Shift.confirmed).order_by(t.Shift.at, t.Shift.id)
     statement = statement.where(*reports.within(t.Shift.detected_at, since, until))
     return tuple(_digest_shift(session, s, names) for s in session.execute(statement).scalars())
 
 
-def _digest_shift(session: Session, s: t.Shift, names: dict[tuple[str, str], str]) -> DigestShift:
+def _digest_shift(session: Session, s: t.Shift, names: dict[tuple[str, str], str]) -> ShiftView:
     before = [e for e in s.evidence if e.get("side") == "before"]
     after = [e for e in s.evidence if e.get("side") != "before"]
-    return DigestShift(
+    return ShiftView(
         party=names.get(("party", s.party_id), s.party_id),
         demand=names.get(("demand", s.demand_id), s.demand_id),
         from_stance=s.from_stance,
@@ -260,7 +260,7 @@ def _digest_shift(session: Session, s: t.Shift, names: dict[tuple[str, str], str
     )
 
 
-def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> DigestShift | None:
+def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> ShiftView | None:
     """Return a stored shift as alerts and digests show it (labels, quotes, sources)."""
     row = session.get(t.Shift, shift_id)
     return None if row is None else _digest_shift(session, row, _labels(watchlist))

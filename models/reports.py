@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, func, select
 from sqlmodel import Session
 
-from shiftwatch.analysis.timeline import TimelinePoint, TimelineRow, TimelineShift, render_timeline
 from shiftwatch.models import tables as t
+from shiftwatch.views import TimelineChart, TimelinePoint, TimelineRow, TimelineShift
 
 Names = Mapping[tuple[str, str], str]
 TIMELINE_DAYS = 60  # the picture shows this much history before the digest's end
@@ -116,13 +116,13 @@ def source_failures(
     }
 
 
-def timeline_svg(
+def timeline_chart(
     session: Session,
     names: Names,
     since: datetime | None,
     until: datetime,
     days: int = TIMELINE_DAYS,
-) -> str | None:
+) -> TimelineChart | None:
     """Return the position timeline of the `days` before the newest evidence stored by
     `until` (None: nothing dated). Anchored on the evidence, not the clock, so a digest of an
     older corpus still has a picture."""
@@ -157,7 +157,7 @@ def timeline_svg(
     rows += [_row(pair, [], shifts[pair], names) for pair in shifts if pair not in points]
     rows.sort(key=lambda row: (-len(row.shifts), -len(row.points), row.party, row.demand))
     window = (max(since, start), end) if since is not None and since < end else None
-    return render_timeline(rows, window=window)
+    return TimelineChart(rows=tuple(rows), window=window)
 
 
 def _latest_evidence(session: Session, until: datetime) -> datetime | None:

@@ -161,15 +161,24 @@ def save_signatures(session: Session, signatures: Mapping[str, bytes]) -> int:
 
 def load_signatures(session: Session) -> list[tuple[str, bytes]]:
     """Return every stored signature (the dedupe index is rebuilt from these, not from text)."""
-    return [(row[0], row[1]) for row in session.execute(select(t.Signature.document_id,
-                                                                t.Signature.minhash))]
+    return [
+        (row[0], row[1])
+        for row in session.execute(select(t.Signature.document_id, t.Signature.minhash))
+    ]
 
 
 def save_rejections(session: Session, rejected: Sequence[r.Rejected], run_id: str | None) -> int:
     """Record rejected items once each (per source, item, stage and reason)."""
     rows = [
-        {"run_id": run_id, "source_id": x.source_id, "item": x.item[:2000], "stage": x.stage,
-         "reason": str(x.reason), "detail": x.detail[:2000], "at": utcnow()}
+        {
+            "run_id": run_id,
+            "source_id": x.source_id,
+            "item": x.item[:2000],
+            "stage": x.stage,
+            "reason": str(x.reason),
+            "detail": x.detail[:2000],
+            "at": utcnow(),
+        }
         for x in rejected
     ]
     return insert_ignore(session, t.Rejection, rows)
@@ -181,9 +190,20 @@ def ensure_sources(session: Session, sources: Sequence[Mapping[str, Any]]) -> No
 
 
 _STANCE_COLUMNS = tuple(
-    getattr(t.StanceObservation, name) for name in (
-        "document_id", "party_id", "actor_id", "demand_id", "stance", "confidence", "evidence",
-        "evidence_start", "published_at", "machine_translated", "reported", "statement_id",
+    getattr(t.StanceObservation, name)
+    for name in (
+        "document_id",
+        "party_id",
+        "actor_id",
+        "demand_id",
+        "stance",
+        "confidence",
+        "evidence",
+        "evidence_start",
+        "published_at",
+        "machine_translated",
+        "reported",
+        "statement_id",
         "cluster_id",
     )
 )
@@ -192,11 +212,19 @@ _STANCE_COLUMNS = tuple(
 def to_observation(row: t.StanceObservation) -> r.StanceObservation:
     """Return the record for a stored stance row."""
     return r.StanceObservation(
-        document_id=row.document_id, party_id=row.party_id, actor_id=row.actor_id,
-        demand_id=row.demand_id, stance=r.Stance(row.stance), confidence=row.confidence,
-        evidence=row.evidence, evidence_start=row.evidence_start,
-        published_at=row.published_at, machine_translated=row.machine_translated,
-        reported=row.reported, statement_id=row.statement_id, cluster_id=row.cluster_id,
+        document_id=row.document_id,
+        party_id=row.party_id,
+        actor_id=row.actor_id,
+        demand_id=row.demand_id,
+        stance=r.Stance(row.stance),
+        confidence=row.confidence,
+        evidence=row.evidence,
+        evidence_start=row.evidence_start,
+        published_at=row.published_at,
+        machine_translated=row.machine_translated,
+        reported=row.reported,
+        statement_id=row.statement_id,
+        cluster_id=row.cluster_id,
     )
 
 
@@ -223,19 +251,33 @@ def load_stances(
 
 def start_run(session: Session, run_id: str, flow: str, flow_run_id: str | None) -> None:
     """Record that a run began."""
-    insert_ignore(session, t.Run, [{"id": run_id, "flow": flow, "flow_run_id": flow_run_id,
-                                    "started_at": utcnow(), "status": "running"}])
+    insert_ignore(
+        session,
+        t.Run,
+        [
+            {
+                "id": run_id,
+                "flow": flow,
+                "flow_run_id": flow_run_id,
+                "started_at": utcnow(),
+                "status": "running",
+            }
+        ],
+    )
 
 
 def finish_run(
-    session: Session, run_id: str, status: str, counts: Mapping[str, Any],
+    session: Session,
+    run_id: str,
+    status: str,
+    counts: Mapping[str, Any],
     sources: Sequence[Mapping[str, Any]],
 ) -> None:
     """Record how a run ended, with its counts and per-source health."""
     session.execute(
-        update(t.Run).where(t.Run.id == run_id).values(
-            finished_at=utcnow(), status=status, counts=dict(counts), sources=list(sources)
-        )
+        update(t.Run)
+        .where(t.Run.id == run_id)
+        .values(finished_at=utcnow(), status=status, counts=dict(counts), sources=list(sources))
     )
 
 
@@ -283,16 +325,25 @@ def last_run_end(session: Session, flow: str) -> datetime | None:
 def shift_row(shift: r.Shift, run_id: str | None) -> dict[str, Any]:
     """Return the table row of a shift; evidence items say which side of the change they are."""
     evidence = [
-        {**_json_ready(stance_row(o)),
-         "side": "before" if o.stance == shift.from_stance else "after"}
+        {
+            **_json_ready(stance_row(o)),
+            "side": "before" if o.stance == shift.from_stance else "after",
+        }
         for o in shift.evidence
     ]
     return {
-        "id": shift.id, "party_id": shift.party_id, "demand_id": shift.demand_id,
-        "from_stance": str(shift.from_stance), "to_stance": str(shift.to_stance),
-        "at": shift.at, "confirmed": shift.confirmed, "retroactive": shift.retroactive,
-        "evidence_document_ids": list(shift.evidence_document_ids), "evidence": evidence,
-        "detected_at": utcnow(), "run_id": run_id,
+        "id": shift.id,
+        "party_id": shift.party_id,
+        "demand_id": shift.demand_id,
+        "from_stance": str(shift.from_stance),
+        "to_stance": str(shift.to_stance),
+        "at": shift.at,
+        "confirmed": shift.confirmed,
+        "retroactive": shift.retroactive,
+        "evidence_document_ids": list(shift.evidence_document_ids),
+        "evidence": evidence,
+        "detected_at": utcnow(),
+        "run_id": run_id,
     }
 
 
@@ -303,9 +354,14 @@ def _json_ready(row: dict[str, Any]) -> dict[str, Any]:
 def to_shift(row: t.Shift) -> r.Shift:
     """Return the record of a stored shift (evidence is not needed to recognise it)."""
     return r.Shift(
-        id=row.id, party_id=row.party_id, demand_id=row.demand_id,
-        from_stance=r.Stance(row.from_stance), to_stance=r.Stance(row.to_stance), at=row.at,
-        evidence_document_ids=tuple(row.evidence_document_ids), confirmed=row.confirmed,
+        id=row.id,
+        party_id=row.party_id,
+        demand_id=row.demand_id,
+        from_stance=r.Stance(row.from_stance),
+        to_stance=r.Stance(row.to_stance),
+        at=row.at,
+        evidence_document_ids=tuple(row.evidence_document_ids),
+        confirmed=row.confirmed,
         retroactive=row.retroactive,
     )
 
@@ -315,8 +371,9 @@ def load_shifts(session: Session, pairs: Iterable[tuple[str, str]]) -> list[r.Sh
     wanted = set(pairs)
     if not wanted:
         return []
-    statement = select(t.Shift).where(t.Shift.party_id.in_({p for p, _ in wanted}),
-                                      t.Shift.demand_id.in_({d for _, d in wanted}))
+    statement = select(t.Shift).where(
+        t.Shift.party_id.in_({p for p, _ in wanted}), t.Shift.demand_id.in_({d for _, d in wanted})
+    )
     rows = session.execute(statement).scalars()
     return [to_shift(row) for row in rows if (row.party_id, row.demand_id) in wanted]
 
@@ -329,17 +386,28 @@ def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None)
     if not shifts:
         return []
     ids = [s.id for s in shifts]
-    held = {row[0] for row in session.execute(
-        select(t.Shift.id).where(t.Shift.id.in_(ids), t.Shift.confirmed.is_(False)))}
+    held = {
+        row[0]
+        for row in session.execute(
+            select(t.Shift.id).where(t.Shift.id.in_(ids), t.Shift.confirmed.is_(False))
+        )
+    }
     existing = {row[0] for row in session.execute(select(t.Shift.id).where(t.Shift.id.in_(ids)))}
     insert_ignore(session, t.Shift, [shift_row(s, run_id) for s in shifts])
     announce = []
     for shift in shifts:
         if shift.id in held and shift.confirmed:
             row = shift_row(shift, run_id)
-            session.execute(update(t.Shift).where(t.Shift.id == shift.id).values(
-                confirmed=True, evidence=row["evidence"],
-                evidence_document_ids=row["evidence_document_ids"], run_id=run_id))
+            session.execute(
+                update(t.Shift)
+                .where(t.Shift.id == shift.id)
+                .values(
+                    confirmed=True,
+                    evidence=row["evidence"],
+                    evidence_document_ids=row["evidence_document_ids"],
+                    run_id=run_id,
+                )
+            )
         elif shift.id in existing:
             continue
         if shift.confirmed and not shift.retroactive:
@@ -352,13 +420,27 @@ def save_positions(
 ) -> None:
     """Replace the stored positions of `pairs` (and of every pair in `positions`)."""
     for party_id, demand_id in {*pairs, *((p.party_id, p.demand_id) for p in positions)}:
-        session.execute(delete(t.Position).where(t.Position.party_id == party_id,
-                                                 t.Position.demand_id == demand_id))
-    insert_ignore(session, t.Position, [
-        {"party_id": p.party_id, "demand_id": p.demand_id, "stance": str(p.stance),
-         "since": p.since, "observations": p.observations, "confidence": p.confidence,
-         "updated_at": utcnow()} for p in positions
-    ])
+        session.execute(
+            delete(t.Position).where(
+                t.Position.party_id == party_id, t.Position.demand_id == demand_id
+            )
+        )
+    insert_ignore(
+        session,
+        t.Position,
+        [
+            {
+                "party_id": p.party_id,
+                "demand_id": p.demand_id,
+                "stance": str(p.stance),
+                "since": p.since,
+                "observations": p.observations,
+                "confidence": p.confidence,
+                "updated_at": utcnow(),
+            }
+            for p in positions
+        ],
+    )
 
 
 def load_source_states(session: Session, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -407,7 +489,9 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
     wanted = list(set(urls))
     found: set[str] = set()
     for i in range(0, len(wanted), CHUNK):
-        rows = session.execute(select(t.Document.url).where(t.Document.url.in_(wanted[i:i + CHUNK])))
+        rows = session.execute(
+            select(t.Document.url).where(t.Document.url.in_(wanted[i : i + CHUNK]))
+        )
         found.update(row[0] for row in rows)
     return found
 
@@ -416,46 +500,71 @@ def load_dedupe_rows(session: Session, ids: Iterable[str]) -> list[dict[str, Any
     """Return what clustering needs of stored documents (text, body end, MT score, cluster)."""
     wanted = list(set(ids))
     out: list[dict[str, Any]] = []
-    columns = (t.Document.id, t.Document.text, t.Document.body_end, t.Document.mt_score,
-               t.Document.published_at, t.Document.cluster_id, t.Document.duplicate_of)
+    columns = (
+        t.Document.id,
+        t.Document.text,
+        t.Document.body_end,
+        t.Document.mt_score,
+        t.Document.published_at,
+        t.Document.cluster_id,
+        t.Document.duplicate_of,
+    )
     for i in range(0, len(wanted), CHUNK):
-        rows = session.execute(select(*columns).where(t.Document.id.in_(wanted[i:i + CHUNK])))
+        rows = session.execute(select(*columns).where(t.Document.id.in_(wanted[i : i + CHUNK])))
         out.extend(dict(row._mapping) for row in rows)
     return out
 
 
 def move_canonical(session: Session, cluster_id: str, canonical_id: str) -> None:
     """Make `canonical_id` the member every other document of its cluster duplicates."""
-    session.execute(update(t.Document).where(t.Document.cluster_id == cluster_id).values(
-        duplicate_of=None))
-    session.execute(update(t.Document).where(t.Document.cluster_id == cluster_id,
-                                             t.Document.id != canonical_id).values(
-        duplicate_of=canonical_id))
+    session.execute(
+        update(t.Document).where(t.Document.cluster_id == cluster_id).values(duplicate_of=None)
+    )
+    session.execute(
+        update(t.Document)
+        .where(t.Document.cluster_id == cluster_id, t.Document.id != canonical_id)
+        .values(duplicate_of=canonical_id)
+    )
 
 
 def replace_signature(session: Session, document_id: str, blob: bytes) -> None:
     """Overwrite a stored signature made with other parameters."""
-    session.execute(update(t.Signature).where(t.Signature.document_id == document_id).values(
-        minhash=blob))
+    session.execute(
+        update(t.Signature).where(t.Signature.document_id == document_id).values(minhash=blob)
+    )
 
 
 def to_document(row: t.Document) -> r.Document:
     """Return the record of a stored document (for re-analysis)."""
     return r.Document(
-        id=row.id, source_id=row.source_id, url=row.url, canonical_url=row.canonical_url,
-        title=row.title, text=row.text, content_hash=row.content_hash, fetched_at=row.fetched_at,
-        published_at=row.published_at, date_source=r.DateSource(row.date_source), guid=row.guid,
-        raw_hash=row.raw_hash, kind=row.kind, body_end=row.body_end,
+        id=row.id,
+        source_id=row.source_id,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        text=row.text,
+        content_hash=row.content_hash,
+        fetched_at=row.fetched_at,
+        published_at=row.published_at,
+        date_source=r.DateSource(row.date_source),
+        guid=row.guid,
+        raw_hash=row.raw_hash,
+        kind=row.kind,
+        body_end=row.body_end,
         language_hint=row.language if row.language != "und" else None,
         mt_artifacts=tuple(r.MTArtifact(**a) for a in row.mt_artifacts if a.get("start") is None),
-        cluster_id=row.cluster_id, duplicate_of=row.duplicate_of,
+        cluster_id=row.cluster_id,
+        duplicate_of=row.duplicate_of,
     )
 
 
 def documents_since(session: Session, since: datetime) -> list[r.Document]:
     """Return the stored documents published at or after `since`, oldest first."""
-    statement = (select(t.Document).where(t.Document.published_at >= since)
-                 .order_by(t.Document.published_at, t.Document.id))
+    statement = (
+        select(t.Document)
+        .where(t.Document.published_at >= since)
+        .order_by(t.Document.published_at, t.Document.id)
+    )
     return [to_document(row) for row in session.execute(statement).scalars()]
 
 
@@ -463,9 +572,14 @@ def replace_analysis(session: Session, ids: Sequence[str]) -> set[tuple[str, str
     """Delete the mentions and stances of `ids`; return the (party, demand) pairs they held."""
     if not ids:
         return set()
-    pairs = {(row[0], row[1]) for row in session.execute(
-        select(t.StanceObservation.party_id, t.StanceObservation.demand_id)
-        .where(t.StanceObservation.document_id.in_(ids)))}
+    pairs = {
+        (row[0], row[1])
+        for row in session.execute(
+            select(t.StanceObservation.party_id, t.StanceObservation.demand_id).where(
+                t.StanceObservation.document_id.in_(ids)
+            )
+        )
+    }
     for model in (t.StanceObservation, t.Mention):
         session.execute(delete(model).where(model.document_id.in_(ids)))
     return pairs
@@ -475,6 +589,15 @@ def update_descriptions(session: Session, docs: Sequence[r.Document]) -> None:
     """Store re-computed language and MT fields of documents."""
     for doc in docs:
         row = document_row(doc, None)
-        session.execute(update(t.Document).where(t.Document.id == doc.id).values(
-            language=row["language"], languages=row["languages"], segments=row["segments"],
-            mt_score=row["mt_score"], mt_artifacts=row["mt_artifacts"], body_end=row["body_end"]))
+        session.execute(
+            update(t.Document)
+            .where(t.Document.id == doc.id)
+            .values(
+                language=row["language"],
+                languages=row["languages"],
+                segments=row["segments"],
+                mt_score=row["mt_score"],
+                mt_artifacts=row["mt_artifacts"],
+                body_end=row["body_end"],
+            )
+        )

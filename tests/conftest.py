@@ -25,14 +25,14 @@ PG_ADMIN_URL = os.environ.get(
 
 @pytest.fixture(scope="session")
 def watchlist():
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.watchlist import load_watchlist
 
     return load_watchlist(DEFAULT_WATCHLIST)
 
 
 @pytest.fixture(scope="session")
 def analyzer(watchlist):
-    from shiftwatch.analysis.pipeline import Analyzer
+    from shiftwatch.analysis.analyzer import Analyzer
 
     return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.raw())
 

@@ -31,18 +31,18 @@ from typing import Any
 
 import yaml
 
-from shiftwatch.analysis.pipeline import Analyzer
+from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.files import read_folder
 from shiftwatch.flows import deliver
 from shiftwatch.flows.deliver import channels_for, close_channels, deliver_pending, owner_id
-from shiftwatch.flows.feeds import poll_feeds
-from shiftwatch.flows.ingest import ingest_items
-from shiftwatch.flows.positions import update_positions
 from shiftwatch.models import outbox, store
 from shiftwatch.models.db import open_database, session_scope
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.pipeline.feeds import poll_feeds
+from shiftwatch.pipeline.ingest import ingest_items
+from shiftwatch.pipeline.positions import update_positions
 from shiftwatch.settings import load_settings
+from shiftwatch.watchlist import load_watchlist
 
 _ANALYZER: Any = None  # built once in a zygote, shared by the runs it forks
 LEASE_S = 2.0  # short, so the next run finds a crashed delivery's lease expired

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from shiftwatch.analysis.dedupe import (
+from shiftwatch.analysis.dedupe.clustering import (
     CanonicalChange,
     DedupeItem,
     DedupePlan,

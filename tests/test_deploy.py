@@ -236,7 +236,7 @@ def test_notice_targets_are_checked_before_anything_is_saved(kwargs, message):
 
 
 def test_notify_setup_without_a_server_is_one_clear_line(monkeypatch):
-    import shiftwatch.cli as cli
+    import shiftwatch.cli.main as cli
 
     monkeypatch.setattr(cli, "_prefect_api_url", lambda: None)
     result = CliRunner().invoke(cli.app, ["notify", "setup", "--webhook", "http://127.0.0.1:9/x"])

@@ -23,20 +23,24 @@ from alerting_support import (
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from shiftwatch.analysis.alerts import digest_slack_payload, email_digest
-from shiftwatch.analysis.digest import (
-    DigestData,
-    DigestDocument,
-    DigestEvidence,
-    DigestShift,
-    render_digest,
-)
-from shiftwatch.analysis.timeline import TimelinePoint, TimelineRow, TimelineShift, render_timeline
 from shiftwatch.models import store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.queries import digest_data
 from shiftwatch.records import EntityKind, Mention, Stance
+from shiftwatch.render.alerts import digest_slack_payload, email_digest
+from shiftwatch.render.digest import render_digest, timeline_svg
+from shiftwatch.render.timeline import render_timeline
+from shiftwatch.views import (
+    DigestData,
+    DocumentView,
+    EvidenceView,
+    ShiftView,
+    TimelineChart,
+    TimelinePoint,
+    TimelineRow,
+    TimelineShift,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime(2022, 1, 12, tzinfo=UTC)
@@ -62,7 +66,7 @@ def _rows() -> list[TimelineRow]:
 
 
 def _data(**kw) -> DigestData:
-    evidence = DigestEvidence(
+    evidence = EvidenceView(
         quote=INJECTION,
         speaker="Sergei Ryabkov",
         source_title="TASS",
@@ -75,7 +79,7 @@ def _data(**kw) -> DigestData:
         "generated_at": NOW,
         "since": DAY1,
         "documents": (
-            DigestDocument(
+            DocumentView(
                 id="d1",
                 title="<b>Talks</b>",
                 url="https://x.example/1",
@@ -92,7 +96,7 @@ def _data(**kw) -> DigestData:
             ),
         ),
         "shifts": (
-            DigestShift(
+            ShiftView(
                 party="Russia",
                 demand="Arms-control talks",
                 from_stance="opposes",
@@ -109,7 +113,7 @@ def _data(**kw) -> DigestData:
         "health": {"documents": "1 original, 0 duplicate, 0 rejected"},
         "statements_by_venue": {"Geneva talks": 3},
         "sources": (("tass.example", 4),),
-        "timeline_svg": render_timeline(_rows(), window=(DAY1, NOW)),
+        "timeline": TimelineChart(rows=tuple(_rows()), window=(DAY1, NOW)),
     }
     values.update(kw)
     return DigestData(**values)
@@ -232,7 +236,8 @@ def test_digest_data_fills_venues_sources_health_and_the_timeline(engine, watchl
     assert dict(data.sources) == {"news.example": 2, "rt.example": 1}
     assert "1 in 1 runs" in data.health["source failures"]
     assert "(0%)" in data.health["machine-translated"] or "%" in data.health["machine-translated"]
-    assert data.timeline_svg and "Arms-control talks" in data.timeline_svg
+    svg = timeline_svg(data)
+    assert svg and "Arms-control talks" in svg
     assert [s.party for s in data.shifts] == ["Russia"]
     later = datetime.now(UTC) + timedelta(minutes=1)
     with session_scope(engine) as session:

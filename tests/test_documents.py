@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from conftest import SEEDS
 
-from shiftwatch.analysis.documents import build_document
-from shiftwatch.analysis.normalize import normalize_text, split_sentences
+from shiftwatch.analysis.text.documents import build_document
+from shiftwatch.analysis.text.normalize import normalize_text, split_sentences
 from shiftwatch.connectors.files import read_folder
 from shiftwatch.errors import ConfigError
 from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectReason

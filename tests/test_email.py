@@ -25,20 +25,20 @@ from alerting_support import (
 )
 from pydantic import SecretStr
 
-from shiftwatch.analysis.alerts import email_alert
-from shiftwatch.analysis.digest import DigestEvidence, DigestShift
 from shiftwatch.connectors.smtp import SmtpMailer, build_message, message_id
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
 from shiftwatch.flows.deliver import run_delivery
+from shiftwatch.render.alerts import email_alert
 from shiftwatch.settings import SmtpSettings
+from shiftwatch.views import EvidenceView, ShiftView
 
 AT = datetime(2022, 1, 11, tzinfo=UTC)
 SCRIPT = '<script>alert("x")</script>'
 
 
-def _view(quote: str, url: str = "https://tass.example/1", mt: bool = False) -> DigestShift:
-    def evidence(text: str) -> DigestEvidence:
-        return DigestEvidence(
+def _view(quote: str, url: str = "https://tass.example/1", mt: bool = False) -> ShiftView:
+    def evidence(text: str) -> EvidenceView:
+        return EvidenceView(
             quote=text,
             speaker="Sergei <b>Ryabkov</b>",
             source_title="TASS & co",
@@ -47,7 +47,7 @@ def _view(quote: str, url: str = "https://tass.example/1", mt: bool = False) -> 
             machine_translated=mt,
         )
 
-    return DigestShift(
+    return ShiftView(
         party="Russia",
         demand="Arms-control talks",
         from_stance="opposes",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shiftwatch.analysis.entries import entry_keys
+from shiftwatch.analysis.text.entries import entry_keys
 from shiftwatch.records import RawItem
 
 FETCHED = datetime(2022, 1, 10, tzinfo=UTC)

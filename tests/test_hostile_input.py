@@ -33,18 +33,18 @@ from reliability_support import record
 from sqlalchemy import select
 from werkzeug import Request, Response
 
-from shiftwatch.analysis.alerts import slack_alert_payload
-from shiftwatch.analysis.digest import render_digest
 from shiftwatch.connectors.feed_parser import parse_feed, raw_items
 from shiftwatch.connectors.files import read_folder
 from shiftwatch.connectors.http import Fetcher, FetchRefusedError
-from shiftwatch.flows.feeds import fetch_policy
-from shiftwatch.flows.ingest import ingest_items
-from shiftwatch.flows.positions import update_positions
 from shiftwatch.models import outbox, queries
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.feeds import fetch_policy
+from shiftwatch.pipeline.ingest import ingest_items
+from shiftwatch.pipeline.positions import update_positions
 from shiftwatch.records import RawItem, Rejected, RejectReason
+from shiftwatch.render.alerts import slack_alert_payload
+from shiftwatch.render.digest import render_digest
 from shiftwatch.settings import Settings
 
 MB = 1024 * 1024
@@ -424,7 +424,7 @@ def test_a_feed_of_100000_entries_is_capped_and_every_entry_accounted(db, analyz
     not_read = int(dropped[0].detail.split()[0]) if dropped else 0
     # Every entry the parser read becomes a document (checked for all, stored for a sample:
     # analysing 10,000 entries is the monitor's job, not the campaign's).
-    from shiftwatch.analysis.documents import build_document
+    from shiftwatch.analysis.text.documents import build_document
 
     items = raw_items(parsed, source_id="flood")
     built = [build_document(i) for i in items]

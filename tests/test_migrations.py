@@ -27,8 +27,6 @@ from sqlalchemy import func as sql_func
 from sqlalchemy.engine import Engine
 
 from shiftwatch.connectors.files import read_folder
-from shiftwatch.flows.ingest import ingest_items
-from shiftwatch.flows.positions import update_positions
 from shiftwatch.models import outbox, queries
 from shiftwatch.models.db import (
     alembic_config,
@@ -38,6 +36,8 @@ from shiftwatch.models.db import (
     open_database,
     session_scope,
 )
+from shiftwatch.pipeline.ingest import ingest_items
+from shiftwatch.pipeline.positions import update_positions
 from shiftwatch.settings import Settings
 
 BOOKKEEPING = {"alembic_version"}

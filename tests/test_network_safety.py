@@ -32,8 +32,8 @@ from shiftwatch.connectors.pages import fetch_article
 from shiftwatch.connectors.slack import SlackWebhook
 from shiftwatch.connectors.smtp import SmtpMailer
 from shiftwatch.errors import SourceError, TransientDeliveryError, TransientSourceError
-from shiftwatch.flows.feeds import fetch_policy, poll_feeds
 from shiftwatch.models.db import open_database
+from shiftwatch.pipeline.feeds import fetch_policy, poll_feeds
 from shiftwatch.records import RawItem, RejectReason
 from shiftwatch.settings import SlackSettings, SmtpSettings, load_settings
 

@@ -15,13 +15,13 @@ import pytest
 from alerting_support import record, save_documents, settings, shift
 from sqlalchemy import func, select
 
-from shiftwatch.analysis.digest import DigestShift
 from shiftwatch.errors import TransientDeliveryError
 from shiftwatch.flows.deliver import channels_for, close_channels, deliver_pending, run_delivery
 from shiftwatch.models import outbox
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import session_scope
 from shiftwatch.models.tables import utcnow
+from shiftwatch.views import ShiftView
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ class FakeChannel:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def render(self, view: DigestShift, key: str) -> bytes:
+    def render(self, view: ShiftView, key: str) -> bytes:
         return key.encode()
 
     def send(self, body: bytes) -> str:
@@ -268,7 +268,7 @@ import os, signal, sys
 from shiftwatch.flows import deliver
 from shiftwatch.models import outbox
 from shiftwatch.models.db import open_database
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.watchlist import load_watchlist
 from shiftwatch.settings import Settings
 
 url, hook, where = sys.argv[1:4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shiftwatch.analysis.positions import build_timeline, current_positions
+from shiftwatch.analysis.positions.replay import build_timeline, current_positions
 from shiftwatch.records import Stance, StanceObservation
 
 

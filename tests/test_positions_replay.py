@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shiftwatch.analysis.positions import (
+from shiftwatch.analysis.positions.replay import (
     build_timeline,
     build_timelines,
     current_positions,
     positions_of,
 )
-from shiftwatch.analysis.shifts import detect_shifts
+from shiftwatch.analysis.positions.shifts import detect_shifts
 from shiftwatch.records import Stance, StanceObservation
 
 

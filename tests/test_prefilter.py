@@ -7,9 +7,9 @@ import pytest
 import yaml
 from conftest import FIXTURES, SEEDS
 
-from shiftwatch.analysis.lexicon import fold_text, merged_list
-from shiftwatch.analysis.normalize import normalize_text, split_paragraphs, split_sentences
-from shiftwatch.analysis.prefilter import GatedPhrases, required_word, word_gate
+from shiftwatch.analysis.extract.lexicon import fold_text, merged_list
+from shiftwatch.analysis.extract.prefilter import GatedPhrases, required_word, word_gate
+from shiftwatch.analysis.text.normalize import normalize_text, split_paragraphs, split_sentences
 
 LISTS = [
     ("speech", "verbs"),

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import record
 
-from shiftwatch.analysis.documents import build_document
-from shiftwatch.analysis.normalize import normalize_text, split_paragraphs, split_sentences
+from shiftwatch.analysis.text.documents import build_document
+from shiftwatch.analysis.text.normalize import normalize_text, split_paragraphs, split_sentences
 from shiftwatch.records import Document, RawItem, Rejected
 
 NOW = datetime(2022, 1, 10, 12, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shiftwatch.analysis.shifts import detect_shifts
+from shiftwatch.analysis.positions.shifts import detect_shifts
 from shiftwatch.records import Stance, StanceObservation
 
 

@@ -11,18 +11,18 @@ import pytest
 from alerting_support import INJECTION, record, save_documents, settings, shift
 from pydantic import SecretStr
 
-from shiftwatch.analysis.alerts import digest_slack_payload, slack_alert_payload, slack_link
-from shiftwatch.analysis.digest import DigestData, DigestEvidence, DigestShift
 from shiftwatch.connectors.slack import SlackWebhook, retry_after_s
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
 from shiftwatch.flows.deliver import run_delivery
+from shiftwatch.render.alerts import digest_slack_payload, slack_alert_payload, slack_link
 from shiftwatch.settings import SlackSettings
+from shiftwatch.views import DigestData, EvidenceView, ShiftView
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSECRETTOKEN"
 AT = datetime(2022, 1, 11, tzinfo=UTC)
 
 
-def _evidence(quote: str, **kw) -> DigestEvidence:
+def _evidence(quote: str, **kw) -> EvidenceView:
     values = {
         "quote": quote,
         "speaker": "Sergei Ryabkov",
@@ -32,11 +32,11 @@ def _evidence(quote: str, **kw) -> DigestEvidence:
         "machine_translated": False,
     }
     values.update(kw)
-    return DigestEvidence(**values)
+    return EvidenceView(**values)
 
 
-def _view(quote: str = INJECTION, **kw) -> DigestShift:
-    return DigestShift(
+def _view(quote: str = INJECTION, **kw) -> ShiftView:
+    return ShiftView(
         party="Russia",
         demand="Arms-control talks",
         from_stance="opposes",

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shiftwatch.analysis.boundaries import find_body_end, looks_like_thread
-from shiftwatch.analysis.mentions import compile_matcher
-from shiftwatch.analysis.speakers import Attributor, Mode, find_quotes
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.analysis.extract.mentions import compile_matcher
+from shiftwatch.analysis.extract.speakers import Attributor, Mode, find_quotes
+from shiftwatch.analysis.text.boundaries import find_body_end, looks_like_thread
+from shiftwatch.watchlist import load_watchlist
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "stance"

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shiftwatch.analysis.boundaries import find_body_end
-from shiftwatch.analysis.mentions import compile_matcher
-from shiftwatch.analysis.normalize import normalize_text
-from shiftwatch.analysis.positions import current_positions
-from shiftwatch.analysis.shifts import detect_shifts
-from shiftwatch.analysis.stance import demand_terms_from_watchlist, find_stances
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.analysis.extract.mentions import compile_matcher
+from shiftwatch.analysis.extract.stance import demand_terms_from_watchlist, find_stances
+from shiftwatch.analysis.positions.replay import current_positions
+from shiftwatch.analysis.positions.shifts import detect_shifts
+from shiftwatch.analysis.text.boundaries import find_body_end
+from shiftwatch.analysis.text.normalize import normalize_text
 from shiftwatch.records import Document, Stance
+from shiftwatch.watchlist import load_watchlist
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "stance"

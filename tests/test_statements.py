@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shiftwatch.analysis.statements import (
+from shiftwatch.analysis.extract.statements import (
     StatementReport,
     collapse_echoes,
     group_statements,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from shiftwatch.analysis.language import detect_languages
-from shiftwatch.analysis.mojibake import find_mojibake, read_spaced, repair_text
-from shiftwatch.analysis.translation import (
+from shiftwatch.analysis.language.detect import detect_languages
+from shiftwatch.analysis.language.mojibake import find_mojibake, read_spaced, repair_text
+from shiftwatch.analysis.language.translation import (
     LEXICON_DIR,
     MT_THRESHOLD,
     MTResult,

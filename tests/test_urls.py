@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shiftwatch.analysis.urls import canonicalize_url, is_tracking_param
+from shiftwatch.analysis.text.urls import canonicalize_url, is_tracking_param
 
 CASES = [
     # scheme and host case, default port, fragment, dot segments, sorted query

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import FIXTURES
 
-from shiftwatch.analysis.pipeline import Analyzer
+from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.errors import ConfigError
-from shiftwatch.models.watchlist import load_watchlist
+from shiftwatch.watchlist import load_watchlist
 
 DESIGN_IDS = {
     "party": {"russia", "usa", "nato", "ukraine"},

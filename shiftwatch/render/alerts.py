@@ -17,15 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shiftwatch.analysis.digest import (
-    DigestData,
-    DigestEvidence,
-    DigestShift,
-    escape_slack,
-    render_digest,
-    safe_url,
-    template,
-)
+from shiftwatch.render.digest import escape_slack, render_digest, safe_url, template
+from shiftwatch.views import DigestData, EvidenceView, ShiftView
 
 QUOTE_CHARS = 600  # longer quotes are cut: a Slack section holds 3,000 characters
 EVIDENCE_PER_SIDE = 3  # quotes shown before and after the shift; the rest are counted
@@ -43,7 +36,7 @@ class EmailContent:
     html: str
 
 
-def headline(shift: DigestShift) -> str:
+def headline(shift: ShiftView) -> str:
     """Return the one-line summary of a shift (labels come from the watchlist, not the news)."""
     line = f"{shift.party} shifted on {shift.demand}: {shift.from_stance} → {shift.to_stance}"
     return " ".join(line.split())
@@ -61,7 +54,7 @@ def _clip(text: str, limit: int = QUOTE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _date(evidence: DigestEvidence) -> str:
+def _date(evidence: EvidenceView) -> str:
     return f"{evidence.published_at:%Y-%m-%d}" if evidence.published_at else "undated"
 
 
@@ -69,7 +62,7 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _slack_evidence(label: str, items: Sequence[DigestEvidence]) -> list[dict[str, Any]]:
+def _slack_evidence(label: str, items: Sequence[EvidenceView]) -> list[dict[str, Any]]:
     """Return the section blocks quoting one side of a shift."""
     blocks = []
     for e in items[:EVIDENCE_PER_SIDE]:
@@ -87,7 +80,7 @@ def _slack_evidence(label: str, items: Sequence[DigestEvidence]) -> list[dict[st
     return blocks
 
 
-def slack_alert_payload(shift: DigestShift, key: str) -> dict[str, Any]:
+def slack_alert_payload(shift: ShiftView, key: str) -> dict[str, Any]:
     """Return the Block Kit webhook body announcing one shift (never `link_names`)."""
     line = headline(shift)
     facts = [
@@ -128,7 +121,7 @@ def _plain(text: str, limit: int) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-def email_alert(shift: DigestShift, key: str) -> EmailContent:
+def email_alert(shift: ShiftView, key: str) -> EmailContent:
     """Return the subject, text and HTML of the email announcing one shift."""
     context = {
         "s": shift,

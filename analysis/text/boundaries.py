@@ -22,10 +22,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shiftwatch.analysis.lexicon import PhraseSet, fold_text, merged_list
-from shiftwatch.analysis.normalize import split_paragraphs
-from shiftwatch.analysis.prefilter import GatedPhrases
-from shiftwatch.analysis.speakers import find_quotes
+from shiftwatch.analysis.extract.lexicon import PhraseSet, fold_text, merged_list
+from shiftwatch.analysis.extract.prefilter import GatedPhrases
+from shiftwatch.analysis.extract.speakers import find_quotes
+from shiftwatch.analysis.text.normalize import split_paragraphs
 
 BASELINE = 0.45  # a paragraph with no cue either way
 TAIL_MIN = 0.55  # mean score a tail must reach to be cut off

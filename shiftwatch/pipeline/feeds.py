@@ -12,14 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import Engine
-
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.feeds import FeedOutcome, FeedState, fetch_feeds
 from shiftwatch.connectors.http import Fetcher, FetchPolicy
-from shiftwatch.flows.ingest import SourceCounts
 from shiftwatch.models import store
-from shiftwatch.models.db import session_scope
+from shiftwatch.models.db import Engine, session_scope
+from shiftwatch.pipeline.ingest import SourceCounts
 from shiftwatch.records import RawItem, Rejected
 from shiftwatch.settings import Settings
 

@@ -8,14 +8,16 @@ the templates' filters, never trusted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import jinja2
+
+from shiftwatch.render.timeline import render_timeline
+from shiftwatch.views import DigestData
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = {
@@ -24,65 +26,6 @@ FORMATS = {
     "html": "digest.html.j2",
     "slack": "digest.slack.j2",  # Slack mrkdwn; analysis/alerts.py wraps it in Block Kit
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class DigestDocument:
-    id: str
-    title: str
-    url: str
-    published_at: datetime | None
-    date_source: str
-    kind: str | None
-    language: str
-    other_languages: tuple[str, ...]
-    mt_score: float
-    mt_kinds: tuple[str, ...]
-    demands: tuple[tuple[str, int], ...]  # (display name, mentions)
-    venues: tuple[tuple[str, int], ...]
-    speakers: tuple[str, ...]
-    copies: int = 0  # other members of its dedupe cluster
-    duplicate_of: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DigestEvidence:
-    quote: str
-    speaker: str
-    source_title: str
-    url: str
-    published_at: datetime | None
-    machine_translated: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class DigestShift:
-    party: str
-    demand: str
-    from_stance: str
-    to_stance: str
-    at: datetime | None
-    retroactive: bool
-    before: tuple[DigestEvidence, ...]
-    after: tuple[DigestEvidence, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class DigestData:
-    watchlist: str
-    generated_at: datetime
-    since: datetime | None
-    documents: tuple[DigestDocument, ...]
-    shifts: tuple[DigestShift, ...] = ()
-    parties: tuple[tuple[str, str], ...] = ()  # (id, name) columns of the position table
-    demands: tuple[tuple[str, str], ...] = ()  # (id, name) rows
-    positions: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (party, demand)
-    health: Mapping[str, object] = field(default_factory=dict)
-    rejections: tuple[tuple[str, str, str], ...] = ()  # (item, reason, detail)
-    statements_by_venue: Mapping[str, int] = field(default_factory=dict)
-    timeline_svg: str | None = None
-    sources: tuple[tuple[str, int], ...] = ()  # (source, documents), busiest first
-    until: datetime | None = None  # end of the window (None: up to generated_at)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -141,7 +84,14 @@ def render_digest(data: DigestData, fmt: str = "text") -> str:
     """Return the digest in `fmt` (text, markdown, html or slack mrkdwn)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown digest format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS)
+    svg = timeline_svg(data) if fmt == "html" else None
+    return template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS, timeline_svg=svg)
+
+
+def timeline_svg(data: DigestData) -> str | None:
+    """Return the digest's position timeline as inline SVG (None: nothing dated to draw)."""
+    chart = data.timeline
+    return None if chart is None else render_timeline(list(chart.rows), window=chart.window)
 
 
 STANCE_MARKS = {"supports": "+", "opposes": "-", "open": "~", "": "."}

@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from shiftwatch.analysis.positions import build_timelines, observation_key, positions_of
-from shiftwatch.analysis.shifts import detect_shifts
+from shiftwatch.analysis.positions.replay import build_timelines, observation_key, positions_of
+from shiftwatch.analysis.positions.shifts import detect_shifts
 from shiftwatch.models import store
-from shiftwatch.models.db import session_scope
+from shiftwatch.models.db import Engine, Session, session_scope
 from shiftwatch.records import Shift
 
 # Called inside the transaction with the shifts to announce (the outbox enqueues alerts).
@@ -34,8 +31,11 @@ class PositionResult:
 
 
 def update_positions(
-    engine: Engine, pairs: Iterable[tuple[str, str]], new_document_ids: Iterable[str],
-    run_id: str, announce: Announce | None = None,
+    engine: Engine,
+    pairs: Iterable[tuple[str, str]],
+    new_document_ids: Iterable[str],
+    run_id: str,
+    announce: Announce | None = None,
 ) -> PositionResult:
     """Recompute the touched pairs' positions, record shifts, queue alerts; return a summary."""
     pairs = set(pairs)

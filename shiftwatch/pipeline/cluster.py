@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from shiftwatch.analysis.dedupe import (
+from shiftwatch.analysis.analyzer import Analysis, Analyzer
+from shiftwatch.analysis.dedupe.clustering import (
     DedupeItem,
     DedupePlan,
     DuplicateIndex,
@@ -22,9 +20,8 @@ from shiftwatch.analysis.dedupe import (
     signature_of,
     signature_to_bytes,
 )
-from shiftwatch.analysis.pipeline import Analysis, Analyzer
 from shiftwatch.models import store
-from shiftwatch.models.db import session_scope
+from shiftwatch.models.db import Engine, Session, session_scope
 
 MT_TRANSLATED = 0.5  # a stored document scoring this much counts as a translation
 

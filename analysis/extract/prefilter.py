@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
-from shiftwatch.analysis.lexicon import Hit, PhraseSet, fold_text
+from shiftwatch.analysis.extract.lexicon import Hit, PhraseSet, fold_text
 
 T = TypeVar("T")
 _ANY_WORDS = "..."  # the lexicon syntax for up to three arbitrary words

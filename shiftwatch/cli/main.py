@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
+from shiftwatch.cli.feeds import feeds_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
-from shiftwatch.feeds_cli import feeds_app
 
 app = typer.Typer(
     add_completion=False,
@@ -156,10 +156,10 @@ def preflight(
 ) -> None:
     """Check what the user typed before anything starts, so mistakes cost one clear line."""
     from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
-    from shiftwatch.flows.feeds import fetch_policy
     from shiftwatch.models.db import make_engine
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.pipeline.feeds import fetch_policy
     from shiftwatch.settings import load_settings
+    from shiftwatch.watchlist import load_watchlist
 
     settings = load_settings(database_url=db, watchlist=watchlist, feeds_file=feeds_file)
     fetch_policy(settings)
@@ -181,11 +181,11 @@ def _digest_text(
     since: datetime | None,
     summary: dict[str, Any] | None = None,
 ) -> str:
-    from shiftwatch.analysis.digest import render_digest
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.models.queries import digest_data
-    from shiftwatch.models.watchlist import load_watchlist
+    from shiftwatch.render.digest import render_digest
     from shiftwatch.settings import load_settings
+    from shiftwatch.watchlist import load_watchlist
 
     settings = load_settings(database_url=db, watchlist=watchlist)
     engine = open_database(settings.database_url)

@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from shiftwatch.analysis.dedupe import content_hash
-from shiftwatch.analysis.urls import canonicalize_url
+from shiftwatch.analysis.dedupe.clustering import content_hash
+from shiftwatch.analysis.text.urls import canonicalize_url
 from shiftwatch.records import RawItem
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
+from shiftwatch.views import TimelinePoint, TimelineRow
+
 STANCE_COLOURS = {"supports": "#2e7d32", "opposes": "#c62828", "open": "#e0a800"}
 UNKNOWN_COLOUR = "#9e9e9e"
 LABEL_W = 250  # px: the party/demand column
@@ -23,34 +25,6 @@ AXIS_H = 34  # px: date axis below the rows
 RIGHT_PAD = 16
 MAX_TICKS = 8
 TICK_STEPS_DAYS = (1, 2, 7, 14, 30, 61, 91, 182, 365)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TimelinePoint:
-    """One dated observation of a stance."""
-
-    at: datetime
-    stance: str
-    machine_translated: bool = False
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TimelineShift:
-    """One confirmed change of position."""
-
-    at: datetime
-    from_stance: str
-    to_stance: str
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TimelineRow:
-    """What one party said on one demand over time (display names, not ids)."""
-
-    party: str
-    demand: str
-    points: tuple[TimelinePoint, ...]
-    shifts: tuple[TimelineShift, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

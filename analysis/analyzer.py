@@ -12,15 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shiftwatch.analysis.boundaries import find_body_end
-from shiftwatch.analysis.language import detect_languages
-from shiftwatch.analysis.mentions import Matcher, compile_matcher
-from shiftwatch.analysis.stance import (
+from shiftwatch.analysis.extract.mentions import Matcher, compile_matcher
+from shiftwatch.analysis.extract.stance import (
     StanceModel,
     compile_stance_model,
     demand_terms_from_watchlist,
 )
-from shiftwatch.analysis.translation import find_mt_artifacts, score_artifacts
+from shiftwatch.analysis.language.detect import detect_languages
+from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
+from shiftwatch.analysis.text.boundaries import find_body_end
 from shiftwatch.records import Document, Entity, EntityKind, Mention, StanceObservation
 
 

@@ -51,11 +51,11 @@ import ahocorasick
 import yaml
 from anyascii import anyascii
 
-from shiftwatch.analysis.mojibake import find_mojibake
+from shiftwatch.analysis import LEXICON_DIR
+from shiftwatch.analysis.language.mojibake import find_mojibake
 from shiftwatch.records import MTArtifact, Segment
 
 MT_THRESHOLD = 0.5
-LEXICON_DIR = Path(__file__).parent / "lexicons"
 
 # kind -> cap on its combined weight
 CAPS: dict[str, float] = {

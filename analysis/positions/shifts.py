@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from shiftwatch.analysis.positions import (
+from shiftwatch.analysis.positions.replay import (
     Change,
     Timeline,
     build_timeline,

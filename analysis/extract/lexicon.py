@@ -20,14 +20,13 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import yaml
 
+from shiftwatch.analysis import LEXICON_DIR
 from shiftwatch.errors import ConfigError
 
-LEXICON_DIR = Path(__file__).parent / "lexicons"
 LANGUAGES = ("en", "ru", "uk")
 _FOLD = str.maketrans({"ё": "е", "Ё": "Е", "’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
 _WORD_GAP = r"(?:\s+|\s*[-‐‑‒–—]\s*)"

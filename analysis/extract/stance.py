@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shiftwatch.analysis.boundaries import find_body_end, looks_like_thread
-from shiftwatch.analysis.lexicon import (
+from shiftwatch.analysis.extract.lexicon import (
     Hit,
     PhraseSet,
     fold_text,
@@ -43,8 +42,8 @@ from shiftwatch.analysis.lexicon import (
     merged_list,
     split_flags,
 )
-from shiftwatch.analysis.prefilter import GatedPhrases
-from shiftwatch.analysis.speakers import (
+from shiftwatch.analysis.extract.prefilter import GatedPhrases
+from shiftwatch.analysis.extract.speakers import (
     Attributor,
     Candidate,
     Mode,
@@ -52,7 +51,8 @@ from shiftwatch.analysis.speakers import (
     Speaker,
     Via,
 )
-from shiftwatch.analysis.statements import statement_key
+from shiftwatch.analysis.extract.statements import statement_key
+from shiftwatch.analysis.text.boundaries import find_body_end, looks_like_thread
 from shiftwatch.records import Document, Entity, EntityKind, Mention, Stance, StanceObservation
 
 MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
@@ -562,7 +562,10 @@ def _mode(att: SentenceAttribution, quote: tuple[int, int] | None) -> Mode:
 
 
 def _statement(
-    sent: _Sentence, quote: tuple[int, int] | None, holder: Speaker, target: _Target,
+    sent: _Sentence,
+    quote: tuple[int, int] | None,
+    holder: Speaker,
+    target: _Target,
     published_at: datetime | None,
 ) -> str | None:
     """Return the statement id of quoted evidence (same quote anywhere = one statement).
@@ -573,8 +576,10 @@ def _statement(
     if quote is None:
         return None
     return statement_key(
-        sent.text[quote[0] : quote[1]], speaker_id=holder.entity_id,
-        entity_ids=[target.demand_id], published_at=published_at,
+        sent.text[quote[0] : quote[1]],
+        speaker_id=holder.entity_id,
+        entity_ids=[target.demand_id],
+        published_at=published_at,
     )
 
 

@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from shiftwatch.analysis.lexicon import fold_text, merged_list
-from shiftwatch.analysis.normalize import split_paragraphs, split_sentences
-from shiftwatch.analysis.prefilter import GatedPhrases
+from shiftwatch.analysis.extract.lexicon import fold_text, merged_list
+from shiftwatch.analysis.extract.prefilter import GatedPhrases
+from shiftwatch.analysis.text.normalize import split_paragraphs, split_sentences
 from shiftwatch.records import Entity, EntityKind, Mention
 
 MAX_SUBJECT_GAP = 14  # words between a subject and its speech verb ("X raised … and noted")
@@ -144,9 +144,7 @@ def _speech_cues() -> _Cues:
     return _Cues(
         verbs=GatedPhrases((v, "verb") for v in merged_list("speech", "verbs")),
         according=GatedPhrases((a, "according") for a in merged_list("speech", "according")),
-        complementizers=GatedPhrases(
-            (c, "that") for c in merged_list("speech", "complementizers")
-        ),
+        complementizers=GatedPhrases((c, "that") for c in merged_list("speech", "complementizers")),
         pronouns=GatedPhrases(pronouns),
         roles=GatedPhrases(roles),
         commentator_plurals=GatedPhrases(

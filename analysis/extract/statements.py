@@ -46,17 +46,17 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import yaml
 from anyascii import anyascii
 
-from shiftwatch.analysis.dedupe import normalize_for_hash, tokenize
+from shiftwatch.analysis import LEXICON_DIR
+from shiftwatch.analysis.dedupe.clustering import normalize_for_hash, tokenize
 from shiftwatch.records import StanceObservation
 
 MIN_QUOTE_WORDS = 4  # shorter quoted spans ("so-called", "red lines") are not fingerprints
 WINDOW = timedelta(hours=72)  # echoes of one statement keep coming for about three days
-_LEXICON = Path(__file__).parent / "lexicons" / "months.yaml"
+_LEXICON = LEXICON_DIR / "months.yaml"
 # Quoted spans by pair; a single-quote span must not be an apostrophe (letters on both sides).
 _QUOTED = re.compile(
     r"«(?P<guillemets>[^«»]+)»"

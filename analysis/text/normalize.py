@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from shiftwatch.analysis.mojibake import repair_text
+from shiftwatch.analysis.language.mojibake import repair_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")

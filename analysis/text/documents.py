@@ -22,10 +22,10 @@ import trafilatura
 import yaml
 from dateutil import parser as dateparser
 
-from shiftwatch.analysis.dedupe import content_hash
-from shiftwatch.analysis.mojibake import repair_text
-from shiftwatch.analysis.normalize import normalize_text
-from shiftwatch.analysis.urls import canonicalize_url
+from shiftwatch.analysis.dedupe.clustering import content_hash
+from shiftwatch.analysis.language.mojibake import repair_text
+from shiftwatch.analysis.text.normalize import normalize_text
+from shiftwatch.analysis.text.urls import canonicalize_url
 from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectReason
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)

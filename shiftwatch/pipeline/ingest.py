@@ -12,13 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
-from shiftwatch.analysis.documents import build_document, raw_hash
-from shiftwatch.analysis.pipeline import Analysis, Analyzer
-from shiftwatch.flows.clusters import ClusterResult, cluster_batch, record_clusters
+from shiftwatch.analysis.analyzer import Analysis, Analyzer
+from shiftwatch.analysis.text.documents import build_document, raw_hash
 from shiftwatch.models import store
-from shiftwatch.models.db import session_scope
+from shiftwatch.models.db import Engine, session_scope
+from shiftwatch.pipeline.cluster import ClusterResult, cluster_batch, record_clusters
 from shiftwatch.records import Document, RawItem, Rejected
 
 MT_FLAG = 0.5  # documents scoring at least this are counted as machine-translated
@@ -76,7 +74,10 @@ def _decide(
 
 
 def ingest_items(
-    engine: Engine, analyzer: Analyzer, items: Sequence[RawItem], run_id: str,
+    engine: Engine,
+    analyzer: Analyzer,
+    items: Sequence[RawItem],
+    run_id: str,
     rejected: Sequence[Rejected] = (),
 ) -> IngestResult:
     """Analyse and store `items`; return what happened, per source."""
@@ -101,8 +102,11 @@ def ingest_items(
 
 
 def _write(
-    engine: Engine, clustered: ClusterResult, changed: Sequence[str],
-    rejected: Sequence[Rejected], run_id: str,
+    engine: Engine,
+    clustered: ClusterResult,
+    changed: Sequence[str],
+    rejected: Sequence[Rejected],
+    run_id: str,
 ) -> None:
     analyses = clustered.analyses
     with session_scope(engine) as session:

@@ -1,0 +1,1 @@
+"""Dedupe: exact and near-duplicate documents grouped into one story."""

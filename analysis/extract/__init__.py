@@ -1,0 +1,1 @@
+"""Extraction: lexicons, mentions of watchlist entities, speakers, statements and stances."""

@@ -1,0 +1,1 @@
+"""Language: which languages a document is written in, machine-translation artifacts, mojibake."""

@@ -1,0 +1,1 @@
+"""Positions: observations folded into units, replayed into timelines, shifts detected."""

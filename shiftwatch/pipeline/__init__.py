@@ -1,0 +1,1 @@
+"""The application layer without Prefect: ingest, cluster, positions, feeds, deliver."""

@@ -1,0 +1,1 @@
+"""Rendering: digests, alert and correction messages, templates and the timeline SVG."""
