@@ -6,8 +6,11 @@ import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import shiftwatch.analysis
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = (
     "prefect",
@@ -22,7 +25,8 @@ FORBIDDEN = (
 
 def test_analysis_core_imports_no_framework_database_or_network():
     modules = [
-        f"shiftwatch.analysis.{m.name}" for m in pkgutil.iter_modules(shiftwatch.analysis.__path__)
+        m.name
+        for m in pkgutil.walk_packages(shiftwatch.analysis.__path__, "shiftwatch.analysis.")
     ]
     code = (
         "import importlib, json, sys\n"
@@ -45,3 +49,13 @@ def test_prefect_server_app_imports():
 
     app = create_app(ephemeral=True)
     assert app is not None
+
+
+def test_import_contracts_hold():
+    """The layers in .importlinter (cli → flows → pipeline → I/O, storage, render → config →
+    analysis → records), and Prefect and SQLAlchemy each in their one layer."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "lint-imports")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
