@@ -25,8 +25,7 @@ FORBIDDEN = (
 
 def test_analysis_core_imports_no_framework_database_or_network():
     modules = [
-        m.name
-        for m in pkgutil.walk_packages(shiftwatch.analysis.__path__, "shiftwatch.analysis.")
+        m.name for m in pkgutil.walk_packages(shiftwatch.analysis.__path__, "shiftwatch.analysis.")
     ]
     code = (
         "import importlib, json, sys\n"
