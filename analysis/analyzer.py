@@ -10,18 +10,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from shiftwatch.analysis.extract.mentions import Matcher, compile_matcher
-from shiftwatch.analysis.extract.stance import (
-    StanceModel,
-    compile_stance_model,
-    demand_terms_from_watchlist,
-)
+from shiftwatch.analysis.extract.speakers import Speaker
+from shiftwatch.analysis.extract.stance import StanceModel, compile_stance_model
 from shiftwatch.analysis.language.detect import detect_languages
 from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.analysis.text.boundaries import find_body_end
-from shiftwatch.records import Document, Entity, EntityKind, Mention, StanceObservation
+from shiftwatch.records import (
+    DemandTerms,
+    Document,
+    Entity,
+    EntityKind,
+    Mention,
+    StanceObservation,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -40,11 +43,11 @@ class Analyzer:
         self,
         entities: Iterable[Entity],
         stop_phrases: Iterable[str] = (),
-        watchlist_raw: Mapping[str, Any] | None = None,
+        demand_terms: Mapping[str, DemandTerms] | None = None,
     ) -> None:
         self.entities: tuple[Entity, ...] = tuple(entities)
         self._stop_phrases = tuple(stop_phrases)
-        self._terms = demand_terms_from_watchlist(watchlist_raw) if watchlist_raw else None
+        self._terms = dict(demand_terms) if demand_terms else None
         # Person names feed the MT check for one name spelled several ways (Charap/Sharap).
         self.names = tuple(
             sorted(
@@ -93,9 +96,21 @@ class Analyzer:
     def analyze(self, document: Document) -> Analysis:
         """Return the analysis of one normalized document."""
         document = self.describe(document)
-        mentions = tuple(self.matcher.find(document.id, document.text))
-        stances = tuple(self.stance_model.find(_stance_window(document), mentions))
+        mentions = tuple(self.matcher.find(document.id, document.text, document.language))
+        author = self.document_speaker(document)
+        stances = tuple(self.stance_model.find(_stance_window(document), mentions, author=author))
         return Analysis(document=document, mentions=mentions, stances=stances)
+
+    def document_speaker(self, document: Document) -> Speaker | None:
+        """Return whose own words `document` is (a transcript, statement, interview), from its
+        title and first lines, or None for a report."""
+        head = f"{document.title}\n{document.text[:HEAD_CHARS]}"
+        attributor = self.stance_model.attributor
+        if not attributor.looks_like_transcript(head):
+            return None
+        return attributor.document_speaker(
+            head, self.matcher.find(document.id, head, document.language)
+        )
 
     def analyze_batch(self, documents: Sequence[Document]) -> list[Analysis]:
         """Return the analyses of `documents`, in order."""
@@ -108,6 +123,9 @@ class Analyzer:
         document = replace(analysis.document, cluster_id=cluster_id, duplicate_of=duplicate_of)
         stances = tuple(replace(s, cluster_id=cluster_id) for s in analysis.stances)
         return replace(analysis, document=document, stances=stances)
+
+
+HEAD_CHARS = 300  # the first lines, where a transcript names its speaker
 
 
 # Stance attribution grows faster than linearly with dense text; news articles stay far

@@ -83,7 +83,7 @@ def analyzer() -> Any:
     from shiftwatch.watchlist import load_watchlist
 
     wl = load_watchlist(WATCHLIST)
-    return Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
+    return Analyzer(wl.entities(), wl.stop_phrases(), wl.demand_terms())
 
 
 def raw_item(doc: SynthDoc, body: bytes) -> Any:

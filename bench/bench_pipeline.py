@@ -169,7 +169,8 @@ def breakdown(folder: Path, tmp: Path) -> tuple[list[str], float]:
         "watchlist + analyzer", lambda: load_watchlist(ROOT / "watchlists/russia-nato-2022.yaml")
     )
     analyzer = clock(
-        "watchlist + analyzer", lambda: Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
+        "watchlist + analyzer",
+        lambda: Analyzer(wl.entities(), wl.stop_phrases(), wl.demand_terms()),
     )
     engine = clock(
         "database open + migrate", lambda: open_database(f"sqlite:///{tmp / 'breakdown.db'}")

@@ -167,7 +167,7 @@ def monitor(
     started = time.perf_counter()
     settings = load_settings(database_url=database_url, watchlist=watchlist, feeds_file=feeds_file)
     wl = load_watchlist(settings.watchlist)
-    analyzer = Analyzer(wl.entities(), wl.stop_phrases(), wl.raw())
+    analyzer = Analyzer(wl.entities(), wl.stop_phrases(), wl.demand_terms())
     engine = open_database(settings.database_url)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with session_scope(engine) as session:

@@ -139,6 +139,21 @@ class Document:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DemandTerms:
+    """How a demand's words lean, from its watchlist entry, all languages merged.
+
+    `forbids` words name what the demand rules out ("expansion"), `opposite` aliases its
+    counter-concept ("open door"), `neutral` aliases only its topic; `cues` are the demand's
+    own stance phrases, as (kind, language, phrase) with kind favour, against or open
+    ("extend" the deal, "walk away from" it)."""
+
+    forbids: tuple[str, ...] = ()
+    opposite: tuple[str, ...] = ()
+    neutral: tuple[str, ...] = ()
+    cues: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Entity:
     """A watchlist entry compiled for matching: aliases per language code."""
 

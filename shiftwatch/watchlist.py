@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shiftwatch.errors import ConfigError
-from shiftwatch.records import Entity, EntityKind
+from shiftwatch.records import DemandTerms, Entity, EntityKind
 
 Aliases = dict[str, list[str]]
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=_ID_PATTERN)
     name: str
@@ -48,10 +47,46 @@ class ActorEntry(_Entry):
     roles: Aliases = Field(default_factory=dict)  # role nouns that point back to this actor
 
 
+class DemandCues(BaseModel):
+    """A demand's own stance phrases per language, matched on lemmas (base forms suffice):
+    `favour` supports the demand ("extend" an agreement), `against` opposes it ("walk away
+    from"), `open` is conditional or ready to talk ("consider extending")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    favour: Aliases = Field(default_factory=dict)
+    against: Aliases = Field(default_factory=dict)
+    open: Aliases = Field(default_factory=dict)
+
+
 class DemandEntry(_Entry):
-    """A tracked demand; `opposite` names its counter-concept (e.g. the "open door")."""
+    """A tracked demand. `opposite` names its counter-concept (the "open door"); `forbids`
+    the words in its aliases that name what it rules out ("expansion": objecting to it
+    supports the demand); `neutral` aliases that only name its topic; `cues` its own stance
+    phrases."""
 
     opposite: Aliases = Field(default_factory=dict)
+    forbids: Aliases = Field(default_factory=dict)
+    neutral: Aliases = Field(default_factory=dict)
+    cues: DemandCues = Field(default_factory=DemandCues)
+
+    def terms(self) -> DemandTerms:
+        """Return the demand's leaning words as the analysis core takes them."""
+        return DemandTerms(
+            forbids=_merged(self.forbids),
+            opposite=_merged(self.opposite),
+            neutral=_merged(self.neutral),
+            cues=tuple(
+                (kind, lang, phrase)
+                for kind in ("favour", "against", "open")
+                for lang, phrases in getattr(self.cues, kind).items()
+                for phrase in phrases
+            ),
+        )
+
+
+def _merged(per_lang: Aliases) -> tuple[str, ...]:
+    return tuple(form for forms in per_lang.values() for form in forms)
 
 
 class VenueEntry(_Entry):
@@ -59,9 +94,12 @@ class VenueEntry(_Entry):
 
 
 class Watchlist(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """A whole watchlist file; a key it does not declare is an error, not silence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
+    description: str = ""
     languages: list[str] = Field(default_factory=lambda: ["en"])
     parties: list[PartyEntry] = Field(default_factory=list)
     actors: list[ActorEntry] = Field(default_factory=list)
@@ -120,9 +158,9 @@ class Watchlist(BaseModel):
         """Return every `ignore` phrase, all languages together."""
         return [form for forms in self.ignore.values() for form in forms]
 
-    def raw(self) -> dict[str, Any]:
-        """Return the watchlist as plain data (for the analysis core's extra fields)."""
-        return self.model_dump(mode="json")
+    def demand_terms(self) -> dict[str, DemandTerms]:
+        """Return each demand's leaning words and own cues, by demand id."""
+        return {d.id: d.terms() for d in self.demands}
 
 
 def load_watchlist(path: str | Path) -> Watchlist:

@@ -34,7 +34,7 @@ def watchlist():
 def analyzer(watchlist):
     from shiftwatch.analysis.analyzer import Analyzer
 
-    return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.raw())
+    return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.demand_terms())
 
 
 def _postgres_reachable() -> str | None:

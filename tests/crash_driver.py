@@ -144,7 +144,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
     settings = settings or load_settings(database_url=database_url, watchlist=WATCHLIST)
     watchlist = load_watchlist(settings.watchlist)
     analyzer = _ANALYZER or Analyzer(watchlist.entities(), watchlist.stop_phrases(),
-                                     watchlist.raw())  # fmt: skip
+                                     watchlist.demand_terms())  # fmt: skip
     arm(crash_at)
     phase("ready")  # imports done: what follows is the run itself
     engine = open_database(database_url)
@@ -228,7 +228,7 @@ def _child(request: dict[str, Any]) -> None:
 def _analyzer() -> Any:
     """Return the analyzer of the crash-test watchlist."""
     watchlist = load_watchlist(WATCHLIST)
-    return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.raw())
+    return Analyzer(watchlist.entities(), watchlist.stop_phrases(), watchlist.demand_terms())
 
 
 def main(argv: list[str]) -> None:

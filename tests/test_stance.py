@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from shiftwatch.analysis.extract.mentions import compile_matcher
-from shiftwatch.analysis.extract.stance import demand_terms_from_watchlist, find_stances
+from shiftwatch.analysis.extract.stance import find_stances
 from shiftwatch.analysis.positions.replay import current_positions
 from shiftwatch.analysis.positions.shifts import detect_shifts
 from shiftwatch.analysis.text.boundaries import find_body_end
@@ -35,7 +35,7 @@ SEEDS = {
 def watch():
     watchlist = load_watchlist(ROOT / "watchlists" / "russia-nato-2022.yaml")
     entities = watchlist.entities()
-    return entities, demand_terms_from_watchlist(watchlist.raw()), compile_matcher(entities)
+    return entities, watchlist.demand_terms(), compile_matcher(entities)
 
 
 def doc(text: str, ident: str = "d", **kw) -> Document:

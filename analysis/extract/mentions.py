@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from shiftwatch.analysis.extract.lemmas import LemmaPhrases
 from shiftwatch.records import Entity, EntityKind, Mention
 
 MAX_SUFFIX = 3  # letters an inflected ending may add to a `*` stem (Рябков* → Рябковым)
@@ -92,6 +93,19 @@ class Matcher:
                     self._add(_compile_alias(entity, form))
         for phrase in stop_phrases:
             self._add(_compile_alias(_STOP, phrase))
+        # Demands are named in running prose, inflected ("недопущения расширения НАТО",
+        # "розширенню Альянсу"): their aliases also match on lemmas, word for word.
+        self._lemma_aliases = LemmaPhrases(
+            (
+                (lang, form, entity)
+                for entity in self.entities.values()
+                if entity.kind == EntityKind.DEMAND
+                for lang, forms in entity.aliases.items()
+                for form in forms
+                if "*" not in form
+            ),
+            gap=0,
+        )
 
     def _add(self, alias: _Alias | None) -> None:
         if alias is None:
@@ -118,8 +132,9 @@ class Matcher:
                 break
             yield from self._stems.get(folded[: len(folded) - cut] if cut else folded, ())
 
-    def find(self, document_id: str, text: str) -> list[Mention]:
-        """Return the mentions in `text`, leftmost-longest, in order of position."""
+    def find(self, document_id: str, text: str, lang: str | None = None) -> list[Mention]:
+        """Return the mentions in `text`, leftmost-longest, in order of position; demand
+        aliases also match on the lemmas of `lang` (every watchlist language when None)."""
         tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         folded = [fold(t[2]) for t in tokens]
         found: list[tuple[int, int, _Alias]] = []
@@ -128,6 +143,8 @@ class Matcher:
                 end = _match_at(alias, tokens, folded, i, text)
                 if end is not None:
                     found.append((tokens[i][0], end, alias))
+        if self._lemma_aliases.languages:
+            found += self._by_lemma(text, lang or "", found)
         return [
             Mention(
                 document_id=document_id,
@@ -140,6 +157,18 @@ class Matcher:
             for s, e, a in _leftmost_longest(found)
             if a.entity is not _STOP
         ]
+
+    def _by_lemma(
+        self, text: str, lang: str, found: Sequence[tuple[int, int, _Alias]]
+    ) -> list[tuple[int, int, _Alias]]:
+        """Return demand aliases matched on lemmas where no exact match overlaps them."""
+        out = []
+        for hit in self._lemma_aliases.finditer(text, lang):
+            if not any(s < hit.end and hit.start < e for s, e, _ in found):
+                out.append(
+                    (hit.start, hit.end, _Alias(hit.value, (), (), text[hit.start : hit.end]))
+                )
+        return out
 
 
 def _word_matches(word: _Word, token: str, folded: str) -> bool:

@@ -59,6 +59,7 @@ class Via(StrEnum):
     ROLE = "role"
     FIRST_PERSON = "first-person"
     AUTHOR = "author"
+    TRANSCRIPT = "transcript"  # the document is this speaker's own words (title, first lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,8 @@ class _Cues:
     roles: GatedPhrases[str]  # value: "official" or "commentator"
     commentator_plurals: GatedPhrases[str]
     prepositions: frozenset[str]
+    transcript: GatedPhrases[str]  # "remarks", "press conference": a speaker's own text
+    question_leads: tuple[str, ...]  # "Question:": a reporter speaks
 
 
 @functools.cache
@@ -151,6 +154,10 @@ def _speech_cues() -> _Cues:
             (c, "commentator") for c in merged_list("speech", "commentator_plurals")
         ),
         prepositions=frozenset(fold_text(p).lower() for p in merged_list("speech", "prepositions")),
+        transcript=GatedPhrases(
+            (t, "transcript") for t in merged_list("speech", "transcript_markers")
+        ),
+        question_leads=tuple(q.lower() for q in merged_list("speech", "question_leads")),
     )
 
 
@@ -176,6 +183,10 @@ def find_quotes(text: str, start: int = 0, end: int | None = None) -> list[tuple
     stop = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     i = start
+    lead = _unopened_close(text, start, stop)
+    if lead is not None:  # a quote carried over from the paragraph before: it ends here
+        spans.append((start, lead))
+        i = lead + 1
     while i < stop:
         ch = text[i]
         if ch in _OPENERS and not _is_apostrophe_like(text, i):
@@ -185,6 +196,24 @@ def find_quotes(text: str, start: int = 0, end: int | None = None) -> list[tuple
             continue
         i += 1
     return [(a, b) for a, b in spans if b > a]
+
+
+_CLOSERS_ONLY = "”»"
+_CLOSING_STRAIGHT = re.compile(r'(?<=[.,!?…])"(?=\s*(?:[,\-–—]|\s\w))')
+
+
+def _unopened_close(text: str, start: int, stop: int) -> int | None:
+    """Return where a quote that opened in an earlier paragraph closes in this one (a closing
+    mark before any opening one: `… never join NATO,” Ryabkov said.`), else None."""
+    for i in range(start, stop):
+        ch = text[i]
+        if ch in _CLOSERS_ONLY:
+            return i if i > start else None
+        if ch == '"':
+            return i if _CLOSING_STRAIGHT.match(text, i) and i > start else None
+        if ch in _OPENERS:
+            return None
+    return None
 
 
 def _is_apostrophe_like(text: str, i: int) -> bool:
@@ -235,6 +264,30 @@ class Attributor:
         }
         self.cues = _speech_cues()
 
+    def looks_like_transcript(self, head: str) -> bool:
+        """Return True when a title or first lines call the text remarks, a statement, an
+        interview, a briefing... (`lexicons/speech.<lang>.yaml`, `transcript_markers`)."""
+        return any(True for _ in self.cues.transcript.finditer(fold_text(head)))
+
+    def document_speaker(self, head: str, mentions: Sequence[Mention]) -> Speaker | None:
+        """Return whose own words a document is, from its title and first lines (`head`, with
+        the `mentions` found in it): a transcript, statement, interview or briefing that names
+        one actor, or no actor and one party ("Statement by the Russian Foreign Ministry")."""
+        if not self.looks_like_transcript(head):
+            return None
+        named = [m for m in mentions if m.entity_id in self.entities]
+        actors = {m.entity_id for m in named if self.entities[m.entity_id].kind == EntityKind.ACTOR}
+        parties = {
+            m.entity_id for m in named if self.entities[m.entity_id].kind == EntityKind.PARTY
+        }
+        if len(actors) == 1:
+            who = self._named(actors.pop())
+        elif not actors and len(parties) == 1:
+            who = self._named(parties.pop())
+        else:
+            return None
+        return None if who.commentator else replace(who, via=Via.TRANSCRIPT)
+
     def attribute(
         self,
         text: str,
@@ -242,10 +295,13 @@ class Attributor:
         *,
         end: int | None = None,
         until: int | None = None,
+        author: Speaker | None = None,
     ) -> list[SentenceAttribution]:
         """Return every sentence of `text[:end]` with its speakers, in order; with `until`, only
         the sentences up to the end of the paragraph holding offset `until` (the same ones: a
-        sentence depends on those before it and on the quotes of its own paragraph only)."""
+        sentence depends on those before it and on the quotes of its own paragraph only).
+        `author`: whose own words the document is (`document_speaker`): their first person, and
+        every sentence no one else is cited in, except reporters' questions."""
         limit = len(text) if end is None else min(end, len(text))
         body = text[:limit]
         folded = fold_text(body)
@@ -256,13 +312,21 @@ class Attributor:
             (m for m in mentions if m.end <= limit and m.entity_id in self.entities),
             key=lambda m: m.start,
         )
-        state = _State()
+        state = _State(author)
         raw = [
             self._sentence(body, folded, s, e, quotes, speaking, mentions, state)
             for s, e in split_sentences(body)
             if s < stop
         ]
-        return _spread_quote_speakers(raw, quotes)
+        raw = _spread_quote_speakers(raw, quotes)
+        if author is None:
+            return raw
+        asked = [
+            p
+            for p in paragraphs
+            if body[p[0] : p[0] + 16].lower().startswith(self.cues.question_leads)
+        ]
+        return [_authored(sent, author, asked) for sent in raw]
 
     def _sentence(
         self,
@@ -376,6 +440,8 @@ class Attributor:
         if kind in ("subject", "object"):
             return state.person(Via.PRONOUN)
         if kind.startswith("first") and ctx.in_quote(pos) is None:
+            if state.author is not None:
+                return replace(state.author, via=Via.FIRST_PERSON)
             return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.AUTHOR)
         if kind.startswith("first"):
             return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.FIRST_PERSON)
@@ -462,9 +528,10 @@ class Attributor:
 class _State:
     """What the text has said so far: the last person named, the last commentator."""
 
-    def __init__(self) -> None:
+    def __init__(self, author: Speaker | None = None) -> None:
         self.last_actor: Entity | None = None
         self.last_commentator: Entity | None = None
+        self.author = author  # whose own words the document is, if anyone's
 
     def seen_actor(self, entity: Entity) -> None:
         self.last_actor = entity
@@ -650,6 +717,16 @@ def _spread_quote_speakers(
                     candidates=sent.candidates,
                 )
     return out
+
+
+def _authored(
+    sent: SentenceAttribution, author: Speaker, asked: Sequence[tuple[int, int]]
+) -> SentenceAttribution:
+    """Return a sentence of a speaker's own document: when no one is cited in it and it is
+    not a reporter's question, it is the speaker's own direct speech."""
+    if sent.speakers or any(a <= sent.start < b for a, b in asked):
+        return sent
+    return replace(sent, speakers=(author,), mode=Mode.DIRECT)
 
 
 def _inside(sent: SentenceAttribution, q_start: int, q_end: int) -> bool:

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shiftwatch.analysis.extract.lemmas import LemmaPhrases
 from shiftwatch.analysis.extract.lexicon import (
     Hit,
     PhraseSet,
@@ -53,8 +54,18 @@ from shiftwatch.analysis.extract.speakers import (
 )
 from shiftwatch.analysis.extract.statements import statement_key
 from shiftwatch.analysis.text.boundaries import find_body_end, looks_like_thread
-from shiftwatch.records import Document, Entity, EntityKind, Mention, Stance, StanceObservation
+from shiftwatch.records import (
+    DemandTerms,
+    Document,
+    Entity,
+    EntityKind,
+    Mention,
+    Stance,
+    StanceObservation,
+)
 
+DEMAND_CUE_WEIGHT = 0.9  # a demand's own cue, from its watchlist entry
+_BOTH = frozenset({"both"})
 MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
 MT_ARTIFACT_WEIGHT = 0.5  # an artifact this heavy inside a sentence marks that sentence
 MT_FACTOR = 0.7  # machine-translated evidence weighs less
@@ -68,35 +79,9 @@ MAX_CUE_GAP = 8  # words between the nearest cue and the demand it governs
 MAX_LINK_WORDS = 7  # words between two cues of one chain ("wants NATO to abandon")
 DIRECT_QUOTE_WORDS = 4  # a shorter quote is a phrase inside reported speech
 _WORD = re.compile(r"\w+")
+_NON_PREFIX = re.compile(r"\bnon\W*(?:\(\w+\)\W*)?$")  # "non-expansion", "non-(further)expansion"
 _COMMA = re.compile(r",|\s[-–—]\s")
 _CONJUNCTIONS = frozenset({"and", "и", "і", "та", "й", "або", "или", "or"})
-
-
-@dataclass(frozen=True, slots=True)
-class DemandTerms:
-    """How a demand's words lean: `forbids` words name what it rules out ("expansion"),
-    `opposite` aliases its counter-concept ("open door"), `neutral` aliases only the topic."""
-
-    forbids: tuple[str, ...] = ()
-    opposite: tuple[str, ...] = ()
-    neutral: tuple[str, ...] = ()
-
-
-def demand_terms_from_watchlist(raw: Mapping[str, Any]) -> dict[str, DemandTerms]:
-    """Return the `forbids` / `opposite` / `neutral` terms of each demand in a watchlist's plain
-    data (`Watchlist.raw()`), all languages merged."""
-    out: dict[str, DemandTerms] = {}
-    for demand in raw.get("demands") or ():
-        out[str(demand["id"])] = DemandTerms(
-            forbids=_flatten(demand.get("forbids")),
-            opposite=_flatten(demand.get("opposite")),
-            neutral=_flatten(demand.get("neutral")),
-        )
-    return out
-
-
-def _flatten(per_lang: Mapping[str, Iterable[str]] | None) -> tuple[str, ...]:
-    return tuple(str(f) for forms in (per_lang or {}).values() for f in forms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +89,7 @@ class _Cue:
     kind: str  # favour, against, open, topic, other
     weight: float
     flags: frozenset[str]
+    demand: str | None = None  # a demand's own cue (watchlist `cues`) governs only that demand
 
     @property
     def prefix(self) -> bool:
@@ -209,9 +195,18 @@ class StanceModel:
         self.opposite = PhraseSet(
             (f, d) for d, t in terms.items() if d in self.demands for f in t.opposite
         )
+        self.demand_cues = LemmaPhrases(
+            (lang, phrase, _Cue(kind=kind, weight=DEMAND_CUE_WEIGHT, flags=_BOTH, demand=d))
+            for d, t in terms.items()
+            if d in self.demands
+            for kind, lang, phrase in t.cues
+        )
 
-    def find(self, document: Document, mentions: Sequence[Mention]) -> list[StanceObservation]:
-        """Return the stances taken in `document`'s body (reader comments excluded)."""
+    def find(
+        self, document: Document, mentions: Sequence[Mention], author: Speaker | None = None
+    ) -> list[StanceObservation]:
+        """Return the stances taken in `document`'s body (reader comments excluded); `author`:
+        whose own words the document is, when it is a transcript or statement."""
         text = document.text
         end = document.body_end if document.body_end is not None else find_body_end(text)
         limit = len(text) if end is None else end
@@ -231,7 +226,7 @@ class StanceModel:
         folded = fold_text(text[:limit])
         # Sentences after the last demand's paragraph cannot change any stance: skip them.
         sentences = self.attributor.attribute(
-            text, mentions, end=limit, until=max(t.start for t in targets)
+            text, mentions, end=limit, until=max(t.start for t in targets), author=author
         )
         spans = tuple(
             sorted(
@@ -242,7 +237,7 @@ class StanceModel:
         for att in sentences:
             inside = [t for t in targets if att.start <= t.start < att.end]
             if inside and not att.commentary:
-                sentence = self._sentence(att, text, folded, spans)
+                sentence = self._sentence(att, text, folded, spans, document.language)
                 out.extend(self._observe(ctx, sentence, inside))
         return out
 
@@ -277,13 +272,18 @@ class StanceModel:
         if not hits:
             return 1
         head = folded[: hits[0].start].lower()
-        negated = head.rstrip(" -(").endswith("non") or any(
+        negated = bool(_NON_PREFIX.search(head)) or any(
             h.value for h in self.cues.negations.finditer(head)
         )
         return 1 if negated else -1
 
     def _sentence(
-        self, att: SentenceAttribution, text: str, folded: str, spans: Sequence[tuple[int, int]]
+        self,
+        att: SentenceAttribution,
+        text: str,
+        folded: str,
+        spans: Sequence[tuple[int, int]],
+        lang: str,
     ) -> _Sentence:
         """Return one sentence with its cue hits found once (cues inside mentions dropped)."""
         local = tuple((a, b) for a, b in spans if a < att.end and b > att.start)
@@ -298,7 +298,7 @@ class StanceModel:
             text=text,
             folded=folded,
             spans=local,
-            cues=free(c.cues.finditer(folded, s, e)),
+            cues=self._cues(free, folded, s, e, lang),
             negations=free(c.negations.finditer(folded, s, e)),
             breaks=free(c.breaks.finditer(folded, s, e)),
             hedges=free(c.hedges.finditer(folded, s, e)),
@@ -308,6 +308,24 @@ class StanceModel:
                 Hit(m.start(), m.end(), m.group().strip()) for m in _COMMA.finditer(folded, s, e)
             ),
         )
+
+    def _cues(
+        self,
+        free: Callable[[Iterable[Hit[Any]]], tuple[Hit[Any], ...]],
+        folded: str,
+        s: int,
+        e: int,
+        lang: str,
+    ) -> tuple[Hit[_Cue], ...]:
+        """Return a sentence's cues: the demands' own (matched on lemmas) first, then the
+        generic lexicon's where they do not overlap them."""
+        own = _longest(free(self.demand_cues.finditer(folded, lang, s, e)))
+        generic = [
+            h
+            for h in free(self.cues.cues.finditer(folded, s, e))
+            if not any(o.start < h.end and h.start < o.end for o in own)
+        ]
+        return tuple(sorted((*own, *generic), key=lambda h: (h.start, -h.end)))
 
     def _observe(
         self, ctx: _DocContext, sent: _Sentence, targets: Sequence[_Target]
@@ -401,8 +419,25 @@ class StanceModel:
         )
 
 
+def _longest(hits: Iterable[Hit[_Cue]]) -> tuple[Hit[_Cue], ...]:
+    """Return a demand's own cue hits without those inside a longer one of the same demand
+    ("suspend" inside "suspend participation" is one cue, not two)."""
+    kept: list[Hit[_Cue]] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if not any(
+            k.value.demand == hit.value.demand and k.start <= hit.start and hit.end <= k.end
+            for k in kept
+        ):
+            kept.append(hit)
+    return tuple(kept)
+
+
 def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     """Return the stance a clause takes on one named demand, or None for a bare mention."""
+    if any(h.value.demand for h in sent.cues):  # another demand's own cues govern nothing here
+        sent = replace(
+            sent, cues=tuple(h for h in sent.cues if h.value.demand in (None, target.demand_id))
+        )
     lo, hi = _clause(sent, target)
     chain, leftover = _prefix_chain(sent, lo, target.start)
     post = _postfix_cue(sent, target.end, hi)
@@ -425,7 +460,8 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     if is_open:
         stance = Stance.OPEN if polarity * (-1 if leftover else 1) > 0 else Stance.OPPOSES
     else:
-        wording = 1 if topic or target.polarity == 0 else target.polarity
+        own = any(hit.value.demand for hit, _ in items)  # the demand's own cue: wording is moot
+        wording = 1 if topic or own or target.polarity == 0 else target.polarity
         if leftover and target.polarity != 0:
             wording = -wording
         stance = Stance.SUPPORTS if polarity * wording > 0 else Stance.OPPOSES

@@ -1,0 +1,116 @@
+"""Lemmas: a word's dictionary form, so one cue matches every inflection.
+
+Russian and Ukrainian go through pymorphy3 with its OpenCorpora-derived dictionaries
+("приостановила" -> "приостановить", "призупинила" -> "призупинити"); other languages through
+simplemma's lookup tables ("suspending" -> "suspend"). A phrase is a sequence of lemmas; it
+matches a text when its lemmas occur in order with at most `MAX_GAP` other words between two of
+them ("suspend its participation" matches "suspend participation"). Lemmas are cached per
+(language, word): news text repeats its vocabulary, so a run pays each word once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from shiftwatch.analysis.extract.lexicon import Hit
+
+T = TypeVar("T")
+MAX_GAP = 2  # other words allowed between two words of a phrase
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_MORPH_LANGS = ("ru", "uk")
+_STOPS = re.compile(r"[.!?;:()\[\]\n]")
+
+
+@functools.cache
+def _morph(lang: str):  # -> pymorphy3.MorphAnalyzer
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+@functools.lru_cache(maxsize=200_000)
+def lemma(word: str, lang: str) -> str:
+    """Return the dictionary form of one word (lower case); unknown words stay as they are."""
+    lower = word.lower().replace("ё", "е").replace("’", "'")
+    if lang in _MORPH_LANGS:
+        return _morph(lang).parse(lower)[0].normal_form.replace("ё", "е")
+    import simplemma
+
+    try:
+        return simplemma.lemmatize(lower, lang=lang).lower()
+    except ValueError:  # a language simplemma has no table for
+        return lower
+
+
+def lemmas(text: str, lang: str, start: int = 0, end: int | None = None) -> list[Hit[str]]:
+    """Return the words of `text[start:end]` with their lemmas, offsets into `text`."""
+    stop = len(text) if end is None else end
+    return [
+        Hit(m.start(), m.end(), lemma(m.group(), lang)) for m in _WORD.finditer(text, start, stop)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase(Generic[T]):
+    words: tuple[str, ...]
+    value: T
+
+
+class LemmaPhrases(Generic[T]):
+    """Phrases per language, matched on lemmas; build once, scan many sentences."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, T]], gap: int = MAX_GAP) -> None:
+        """`entries`: (language, phrase, value); `gap`: other words allowed between two words
+        of a phrase (0: contiguous, as for names)."""
+        self.gap = gap
+        self._by_first: dict[str, dict[str, list[_Phrase[T]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for lang, phrase, value in entries:
+            words = tuple(lemma(w, lang) for w in _WORD.findall(phrase))
+            if words:
+                self._by_first[lang][words[0]].append(_Phrase(words, value))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._by_first)
+
+    def finditer(
+        self, text: str, lang: str, start: int = 0, end: int | None = None
+    ) -> Iterator[Hit[T]]:
+        """Yield every phrase of `lang` found in `text[start:end]` (all languages when the
+        text's language has no phrases: an undetermined language still gets matched)."""
+        langs = [lang] if lang in self._by_first else list(self._by_first)
+        for code in langs:
+            index = self._by_first[code]
+            words = lemmas(text, code, start, end)
+            for i, word in enumerate(words):
+                for phrase in index.get(word.value, ()):
+                    last = _match_rest(text, words, i, phrase.words, self.gap)
+                    if last is not None:
+                        yield Hit(word.start, words[last].end, phrase.value)
+
+
+def _match_rest(
+    text: str, words: list[Hit[str]], i: int, wanted: tuple[str, ...], gap: int
+) -> int | None:
+    """Return the index of the phrase's last word when `wanted[1:]` follows word `i`, never
+    across sentence or clause punctuation."""
+    at = i
+    for lem in wanted[1:]:
+        nxt = None
+        for j in range(at + 1, min(at + 2 + gap, len(words))):
+            if _STOPS.search(text, words[j - 1].end, words[j].start):
+                return None
+            if words[j].value == lem:
+                nxt = j
+                break
+        if nxt is None:
+            return None
+        at = nxt
+    return at
