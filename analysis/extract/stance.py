@@ -85,6 +85,7 @@ MAX_CUE_GAP = 8  # words between the nearest cue and the demand it governs
 MAX_LINK_WORDS = 7  # words between two cues of one chain ("wants NATO to abandon")
 DIRECT_QUOTE_WORDS = 4  # a shorter quote is a phrase inside reported speech
 _WORD = re.compile(r"\w+")
+_SLAVIC_NE = re.compile(r"(?<!\w)не(?=\w{5})", re.IGNORECASE)
 _NON_PREFIX = re.compile(r"\bnon\W*(?:\(\w+\)\W*)?$")  # "non-expansion", "non-(further)expansion"
 _COMMA = re.compile(r",|\s[-–—]\s")
 _CONJUNCTIONS = frozenset({"and", "и", "і", "та", "й", "або", "или", "or"})
@@ -283,6 +284,10 @@ class StanceModel:
         negated = bool(_NON_PREFIX.search(head)) or any(
             h.value for h in self.cues.negations.finditer(head)
         )
+        # "неразмещение ракет", "нерозширення": a negative prefix on a word of what is ruled out
+        bare = _SLAVIC_NE.sub("", folded)
+        if not negated and bare != folded:
+            negated = len(list(forbids.finditer(bare))) > len(hits)  # type: ignore[union-attr]
         return 1 if negated else -1
 
     def _sentence(
