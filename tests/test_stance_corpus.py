@@ -1,0 +1,71 @@
+"""Stance on real text: the labelled corpus stays whole and frozen, and the figures measured on
+it (bench/results.md, `python bench/stance_corpus.py --split test`) do not fall back.
+
+The floors sit a little under the figures measured when they were set: they catch a
+regression, they are not the targets (issue 13 asks for precision 0.9 and recall 0.7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import Counter
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import stance_corpus
+
+FROZEN_TEST_SHA256 = "f57b5ed32e298216afa2e8a037eefc89f47dc485aa66d87f62b285506f52ac57"
+# (split, precision floor, recall floor, holder floor); measured 2026-12-03: dev 0.72 / 0.25 /
+# 0.93, test 0.32 / 0.06 / 0.67.
+FLOORS = [("dev", 0.68, 0.22, 0.9), ("test", 0.28, 0.05, 0.6)]
+
+
+def _all() -> list[dict]:
+    return stance_corpus.load("dev") + stance_corpus.load("test")
+
+
+def test_test_split_is_the_frozen_one():
+    data = (stance_corpus.CORPUS / "test.jsonl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == FROZEN_TEST_SHA256
+
+
+def test_corpus_is_real_varied_and_split_by_document():
+    passages = _all()
+    langs = Counter(p["lang"] for p in passages)
+    assert len(passages) >= 300
+    assert langs["en"] >= 140 and langs["ru"] >= 80 and langs["uk"] >= 50
+    assert len({p["url"] for p in passages}) >= 50
+    assert len({p["outlet"] for p in passages}) >= 20
+    assert {p["negotiation"] for p in passages} == set(stance_corpus.WATCHLISTS)
+    assert len({p["id"] for p in passages}) == len(passages)
+    for split in ("dev", "test"):
+        assert all(stance_corpus.split_of(p["url"]) == split for p in stance_corpus.load(split))
+    empty = sum(1 for p in passages if not p["labels"])
+    assert 0.15 * len(passages) <= empty <= 0.5 * len(passages)  # passages that must yield nothing
+
+
+def test_every_label_names_watchlist_ids():
+    from shiftwatch.watchlist import load_watchlist
+
+    for negotiation, path in stance_corpus.WATCHLISTS.items():
+        wl = load_watchlist(path)
+        parties = {p.id for p in wl.parties}
+        demands = {d.id for d in wl.demands}
+        for p in (p for p in _all() if p["negotiation"] == negotiation):
+            for label in p["labels"]:
+                assert label["holder"] in parties, (p["id"], label)
+                assert label["demand"] in demands, (p["id"], label)
+                assert label["stance"] in ("supports", "opposes", "open"), (p["id"], label)
+                json.dumps(label)
+
+
+@pytest.mark.parametrize(("split", "precision", "recall", "holder"), FLOORS)
+def test_stance_floors_on_real_text(split, precision, recall, holder):
+    report = stance_corpus.evaluate(stance_corpus.load(split))
+    total = report.total
+    assert total.precision >= precision, "\n".join(stance_corpus.table(report))
+    assert total.recall >= recall, "\n".join(stance_corpus.table(report))
+    assert report.holder_accuracy >= holder, "\n".join(stance_corpus.table(report))
