@@ -115,6 +115,10 @@ class _StanceCues:
     irrealis: GatedPhrases[str]
     intensifiers: GatedPhrases[str]
     breaks: PhraseSet[str]  # "and", "but": present in most sentences, no gate
+    acts: GatedPhrases[str]  # "decision", «решение»: "Russia's decision to quit" is Russia's act
+    conditionals: GatedPhrases[str]  # "only if", «при условии»: a stance on terms is `open`
+    addressing: GatedPhrases[str]  # "call on", «призвал»: who is called on is not the holder
+    others: GatedPhrases[str]  # "its", "their" right after a cue: someone else's act
 
 
 @functools.cache
@@ -138,6 +142,10 @@ def _stance_cues() -> _StanceCues:
             (h, "intensifier") for h in merged_list("stance", "intensifiers")
         ),
         breaks=PhraseSet((b, "break") for b in merged_list("stance", "clause_breaks")),
+        acts=GatedPhrases((a, "act") for a in merged_list("stance", "act_nouns")),
+        conditionals=GatedPhrases((c, "if") for c in merged_list("stance", "conditionals")),
+        addressing=GatedPhrases((a, "to") for a in merged_list("stance", "addressing")),
+        others=GatedPhrases((o, "other") for o in merged_list("stance", "other_possessives")),
     )
 
 
@@ -176,6 +184,10 @@ class _Sentence:
     intensifiers: tuple[Hit[str], ...]
     commas: tuple[Hit[str], ...]
     that: tuple[Hit[str], ...] = ()  # complementizers ("that", «что», «що»): a clause opens
+    acts: tuple[Hit[str], ...] = ()  # act nouns ("decision", «решение») owned by a party
+    conditional: bool = False  # the sentence sets terms ("only if", «если», «за умови»)
+    addressing: tuple[Hit[str], ...] = ()
+    others: tuple[Hit[str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +333,10 @@ class StanceModel:
                 Hit(m.start(), m.end(), m.group().strip()) for m in _COMMA.finditer(folded, s, e)
             ),
             that=tuple(self.attributor.cues.complementizers.finditer(folded, s, e)),
+            acts=free(c.acts.finditer(folded, s, e)),
+            conditional=any(True for _ in c.conditionals.finditer(folded, s, e)),
+            addressing=tuple(c.addressing.finditer(folded, s, e)),
+            others=tuple(c.others.finditer(folded, s, e)),
         )
 
     def _cues(
@@ -429,7 +445,17 @@ class StanceModel:
         cue = reading.outer
         quote = _quote_of(att, cue.start, sent.text)
         speakers = att.speakers if (quote or att.mode != Mode.NARRATED) else ()
+        act, owner = _act_owner(sent, cue)
+        if act is not None:  # "Russia's decision to quit": the owner's act, nobody's if unnamed
+            if owner is None or owner.speaker.commentator:
+                return []
+            own = {s.party_id for s in speakers}
+            return [(owner.speaker, bool(speakers) and owner.speaker.party_id not in own)]
         subject = None if reading.postfix and speakers else _subject(sent, cue, quote)
+        if subject is None and any(
+            cue.start < h.start and _words(sent.folded, cue.end, h.start) == 0 for h in sent.others
+        ):
+            return []  # "by suspending its participation": someone else's act, unnamed
         flags = cue.value.flags
         if subject is not None and subject.via in (Via.FIRST_PERSON,):
             subject = None  # "we" in a quote: the speaker's side
@@ -463,11 +489,10 @@ class StanceModel:
             att, reading.outer.start, sent.text
         )
         mode = _mode(att, quote)
-        narrated = mode == Mode.NARRATED or (holder not in att.speakers)
         confidence = MODE_WEIGHT[mode] * reading.weight
         if holder.via in (Via.PRONOUN, Via.ROLE):
             confidence *= RESOLVED_FACTOR
-        if reported and not narrated:
+        if reported:
             # One party characterising another ("Kyiv accuses Moscow of seeking a veto"):
             # recorded, never enough to move a position.
             confidence = min(confidence * REPORTED_FACTOR, CLAIM_CONFIDENCE)
@@ -480,13 +505,16 @@ class StanceModel:
             confidence *= MT_FACTOR
         if reading.loose:
             confidence = min(confidence, LOOSE_CONFIDENCE)
+        stance = reading.stance
+        if stance != Stance.OPEN and sent.conditional:
+            stance = Stance.OPEN  # "will extend only if ...", "threatens to quit if ...": open
         evidence = sent.text[att.start : att.end].strip()
         return StanceObservation(
             document_id=ctx.document.id,
             party_id=holder.party_id or "",
             actor_id=None if holder.is_party else holder.entity_id,
             demand_id=target.demand_id,
-            stance=reading.stance,
+            stance=stance,
             confidence=round(min(confidence, 0.99), 3),
             evidence=evidence,
             evidence_start=att.start,
@@ -532,12 +560,13 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     polarity = 1
     # A topic cue nearest the demand ("refuses to discuss X") makes the alias name the issue.
     topic = bool(chain) and chain[-1][0].value.kind == "topic" and post is None
-    is_open = False
     for hit, sign in items:
         polarity *= sign
         if hit.value.kind == "against":
             polarity = -polarity
-        is_open = is_open or hit.value.kind == "open"
+    # "ready to support X" supports X: readiness is `open` only when nothing polar follows it.
+    polar_kinds = [hit.value.kind for hit, _ in items if hit.value.kind != "topic"]
+    is_open = polar_kinds[-1] == "open"
     if is_open:
         stance = Stance.OPEN if polarity * (-1 if leftover else 1) > 0 else Stance.OPPOSES
     else:
@@ -658,6 +687,8 @@ def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> 
             continue
         if (quote is not None) != cand.in_quote:
             continue
+        if any(h.end <= cand.start and cand.end <= cue.start for h in sent.addressing):
+            continue  # "X calls on Y to ...": Y is called on, X holds the stance
         if quote is not None and not (quote[0] <= cand.start < quote[1]):
             continue
         gap = len(_WORD.findall(sent.folded, cand.end, cue.start))
@@ -672,6 +703,33 @@ def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> 
         best = cand
         break  # the first name of the clause is its subject; later ones are objects
     return best.speaker if best else None
+
+
+def _act_owner(sent: _Sentence, cue: Hit[_Cue]) -> tuple[Hit[str] | None, Candidate | None]:
+    """Return the party or person whose act a cue names: "Russia's decision to suspend",
+    «решение России выйти», «рішення Росії вийти» (an act noun right before the cue, its owner
+    right before it or right after it). When someone else speaks, that is their report of the
+    owner's act, not their own stance."""
+    act = next(
+        (
+            h
+            for h in reversed(sent.acts)
+            if h.end <= cue.start and _words(sent.folded, h.end, cue.start) <= 2
+        ),
+        None,
+    )
+    if act is None:
+        return None, None
+    for cand in sent.att.candidates:
+        before = cand.end <= act.start and _words(sent.folded, cand.end, act.start) <= 1
+        after = (
+            act.end <= cand.start
+            and cand.end <= cue.start
+            and _words(sent.folded, act.end, cand.start) == 0
+        )
+        if before or after:
+            return act, cand
+    return act, None
 
 
 def _quote_of(att: SentenceAttribution, pos: int, text: str) -> tuple[int, int] | None:
