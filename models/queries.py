@@ -58,6 +58,7 @@ EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
             "reported",
             "statement_id",
             "cluster_id",
+            "basis",
         ),
         ("published_at", "document_id", "evidence_start", "party_id", "demand_id"),
     ),

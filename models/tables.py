@@ -136,6 +136,7 @@ class StanceObservation(SQLModel, table=True):
     reported: bool = False
     statement_id: str | None = Field(default=None, index=True)
     cluster_id: str | None = None
+    basis: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class Position(SQLModel, table=True):

@@ -194,6 +194,7 @@ class StanceObservation:
     reported: bool = False  # an outlet's claim about what a third party said
     statement_id: str | None = None
     cluster_id: str | None = None
+    basis: str = ""  # why: the cue, the holder rule, what lowered it (for the analyst)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -142,12 +142,18 @@ def ingest_seeds(engine: Engine, analyzer: Any, run_id: str) -> int:
     return len(result.new_document_ids)
 
 
+# Columns a later revision adds: a way down and back up cannot keep what they held.
+ADDED_LATER = {("stances", "basis")}
+
+
 def dump(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
-    """Return every row of every table as sorted tuples of strings."""
+    """Return every row of every table as sorted tuples of strings (columns that exist at
+    every revision)."""
     out = {}
     with engine.connect() as conn:
         for name, table in sorted(tables(engine).items()):
-            rows = conn.execute(select(table)).all()
+            kept = [c for c in table.columns if (name, c.name) not in ADDED_LATER]
+            rows = conn.execute(select(*kept)).all()
             out[name] = sorted(tuple(str(v) for v in row) for row in rows)
     return out
 
@@ -195,7 +201,7 @@ def test_a_database_with_data_survives_migrate_and_down_up_cycles(database_url, 
     before = dump(engine)
     assert before["documents"] and before["alerts"]
     revisions = history(engine)
-    for revision in reversed(revisions[:-1]):  # none yet: one revision so far
+    for revision in reversed(revisions[:-1]):
         downgrade(engine, revision)
         migrate(engine)
     migrate(engine)

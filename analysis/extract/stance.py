@@ -525,7 +525,29 @@ class StanceModel:
             if mode == Mode.DIRECT
             else None,
             cluster_id=ctx.document.cluster_id,
+            basis=_basis(sent, reading, holder, reported, mode, stance),
         )
+
+
+def _basis(
+    sent: _Sentence, reading: _Reading, holder: Speaker, reported: bool, mode: Mode, stance: Stance
+) -> str:
+    """Return why an observation reads as it does, for the analyst: the cue, the holder rule,
+    and whatever lowered or changed it."""
+    cue = reading.outer
+    own = f" (own cue of {cue.value.demand})" if cue.value.demand else ""
+    rule = f"speaker via {holder.via}" if holder in sent.att.speakers else "subject of the cue"
+    parts = [f"{cue.value.kind} cue “{sent.text[cue.start : cue.end]}”{own}", f"holder: {rule}"]
+    parts.append(f"{mode} speech" if mode != Mode.NARRATED else "outlet's narration")
+    if reported:
+        parts.append("claim about another party: not counted")
+    if reading.loose:
+        parts.append("loose reading (cue far from the demand): not counted")
+    if stance != reading.stance:
+        parts.append(f"conditional: {reading.stance} on terms, read as open")
+    if reading.hedged:
+        parts.append("hedged")
+    return "; ".join(parts)
 
 
 def _longest(hits: Iterable[Hit[_Cue]]) -> tuple[Hit[_Cue], ...]:
