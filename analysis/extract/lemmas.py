@@ -21,6 +21,7 @@ from shiftwatch.analysis.extract.lexicon import Hit
 
 T = TypeVar("T")
 MAX_GAP = 2  # other words allowed between two words of a phrase
+HEAD = 3  # letters a word shares with its lemma, for the gate (suppletive forms are rare)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _MORPH_LANGS = ("ru", "uk")
 _STOPS = re.compile(r"[.!?;:()\[\]\n]")
@@ -45,14 +46,6 @@ def lemma(word: str, lang: str) -> str:
         return simplemma.lemmatize(lower, lang=lang).lower()
     except ValueError:  # a language simplemma has no table for
         return lower
-
-
-def lemmas(text: str, lang: str, start: int = 0, end: int | None = None) -> list[Hit[str]]:
-    """Return the words of `text[start:end]` with their lemmas, offsets into `text`."""
-    stop = len(text) if end is None else end
-    return [
-        Hit(m.start(), m.end(), lemma(m.group(), lang)) for m in _WORD.finditer(text, start, stop)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +77,38 @@ class LemmaPhrases(Generic[T]):
         self, text: str, lang: str, start: int = 0, end: int | None = None
     ) -> Iterator[Hit[T]]:
         """Yield every phrase of `lang` found in `text[start:end]` (all languages when the
-        text's language has no phrases: an undetermined language still gets matched)."""
+        text's language has no phrases: an undetermined language still gets matched).
+
+        A word is lemmatized only when its first letters could start a phrase (inflection
+        changes endings, not beginnings), and a phrase's later words only when reached: most
+        words of a text are never looked up."""
+        stop = len(text) if end is None else end
         langs = [lang] if lang in self._by_first else list(self._by_first)
         for code in langs:
             index = self._by_first[code]
-            words = lemmas(text, code, start, end)
-            for i, word in enumerate(words):
-                for phrase in index.get(word.value, ()):
-                    last = _match_rest(text, words, i, phrase.words, self.gap)
+            heads = self._heads(code)
+            words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text, start, stop)]
+            for i, (w_start, _, form) in enumerate(words):
+                if form[:HEAD].lower().replace("ё", "е") not in heads:
+                    continue
+                for phrase in index.get(lemma(form, code), ()):
+                    last = _match_rest(text, words, i, phrase.words, self.gap, code)
                     if last is not None:
-                        yield Hit(word.start, words[last].end, phrase.value)
+                        yield Hit(w_start, words[last][1], phrase.value)
+
+    @functools.cache  # noqa: B019 (one LemmaPhrases per compiled watchlist, kept for the run)
+    def _heads(self, lang: str) -> frozenset[str]:
+        """Return the first letters of every phrase's first lemma in `lang`."""
+        return frozenset(first[:HEAD] for first in self._by_first[lang])
 
 
 def _match_rest(
-    text: str, words: list[Hit[str]], i: int, wanted: tuple[str, ...], gap: int
+    text: str,
+    words: list[tuple[int, int, str]],
+    i: int,
+    wanted: tuple[str, ...],
+    gap: int,
+    lang: str,
 ) -> int | None:
     """Return the index of the phrase's last word when `wanted[1:]` follows word `i`, never
     across sentence or clause punctuation."""
@@ -105,9 +116,9 @@ def _match_rest(
     for lem in wanted[1:]:
         nxt = None
         for j in range(at + 1, min(at + 2 + gap, len(words))):
-            if _STOPS.search(text, words[j - 1].end, words[j].start):
+            if _STOPS.search(text, words[j - 1][1], words[j][0]):
                 return None
-            if words[j].value == lem:
+            if lemma(words[j][2], lang) == lem:
                 nxt = j
                 break
         if nxt is None:
