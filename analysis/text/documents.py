@@ -36,7 +36,7 @@ from shiftwatch.analysis.text.dates import plausible, read_date, text_date
 from shiftwatch.analysis.text.entries import is_article_link
 from shiftwatch.analysis.text.normalize import normalize_text
 from shiftwatch.analysis.text.urls import canonicalize_url
-from shiftwatch.analysis.text.yaml_safe import load_yaml
+from shiftwatch.analysis.text.yaml_safe import YAMLTooLarge, load_yaml
 from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectReason
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
@@ -107,7 +107,9 @@ def _build(raw: RawItem, notes: list[Rejected]) -> Document:
         page_date = html_meta.pop("published", None)
         meta = {**html_meta, **meta}
     else:
-        text, front = split_front_matter(text)
+        dropped: list[str] = []
+        text, front = split_front_matter(text, dropped)
+        notes.extend(_rejected(raw, RejectReason.MALFORMED, d, "front_matter") for d in dropped)
         meta.update(front)
     text, repaired = repair_text(text)
     text = normalize_text(text, repair=False)
@@ -191,13 +193,20 @@ def decode_bytes(body: bytes, content_type: str = "") -> str:
     return str(best)
 
 
-def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
-    """Return the text without its YAML front matter, and the front matter's fields."""
+def split_front_matter(text: str, notes: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """Return the text without its YAML front matter, and the front matter's fields.
+
+    Front matter that expands past `FRONT_MATTER_NODES` (an alias bomb) is dropped, noted
+    in `notes`, and the text kept."""
     match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if not match:
         return text, {}
     try:  # dates stay text: checked strictly later, one bad date never rejects the file
         data = load_yaml(match.group(1), max_nodes=FRONT_MATTER_NODES, dates_as_text=True)
+    except YAMLTooLarge as exc:
+        if notes is not None:
+            notes.append(f"front matter dropped: {exc}")
+        return text.lstrip("\ufeff")[match.end() :], {}
     except (yaml.YAMLError, ValueError, OverflowError) as exc:
         raise _Reject(RejectReason.MALFORMED, f"front matter is not YAML: {exc}") from None
     if data is None:
@@ -367,9 +376,12 @@ def parse_date(value: object, now: datetime | None = None) -> datetime | None:
     return read_date(value, now=now or datetime.now(UTC)).when
 
 
+_TITLE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # ESC, CSI, CR: never in a title
+
+
 def _title(title: object, text: str) -> str:
     if isinstance(title, str) and title.strip():
-        return " ".join(title.split())[:TITLE_MAX]
+        return " ".join(_TITLE_CONTROLS.sub(" ", title).split())[:TITLE_MAX]
     first_line = text.split("\n", 1)[0]
     return first_line[:TITLE_MAX]
 
