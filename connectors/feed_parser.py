@@ -442,7 +442,7 @@ def _build(
             )
         else:
             entries.append(entry)
-    entries, note = _unique_ids(entries)
+    entries, note = _unique_ids(entries, base.url)
     if note:
         warnings.append(note)
     return ParsedFeed(
@@ -578,7 +578,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _unique_ids(entries: list[FeedEntry]) -> tuple[list[FeedEntry], str | None]:
+def _unique_ids(entries: list[FeedEntry], feed_url: str) -> tuple[list[FeedEntry], str | None]:
     """Return entries with exact repeats dropped and shared guids re-keyed by link or hash.
 
     Every entry of a guid that several different entries carry is re-keyed, the first one
@@ -598,7 +598,7 @@ def _unique_ids(entries: list[FeedEntry]) -> tuple[list[FeedEntry], str | None]:
     rekeyed = 0
     for entry in (e for group in groups.values() for e in group):
         if entry.guid in shared:
-            entry = _rekey(entry, taken)
+            entry = _rekey(entry, taken, feed_url)
             taken.add(entry.guid)
             rekeyed += 1
         out.append(entry)
@@ -616,9 +616,9 @@ def _same(a: FeedEntry, b: FeedEntry) -> bool:
     return (a.url, a.title, a.html) == (b.url, b.title, b.html)
 
 
-def _rekey(entry: FeedEntry, taken: set[str]) -> FeedEntry:
+def _rekey(entry: FeedEntry, taken: set[str], feed_url: str) -> FeedEntry:
     """Return entry with an id no other entry has: its link, else a content hash."""
-    if is_article_link(entry.url) and entry.url not in taken:
+    if is_article_link(entry.url, feed_url) and entry.url not in taken:
         return replace(entry, guid=entry.url, guid_source="link")
     digest = "sha256:" + _digest(f"{entry.guid}\n{entry.url}\n{entry.title}\n{entry.html}")[:32]
     return replace(entry, guid=digest, guid_source="hash")
