@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from shiftwatch.analysis.text.entries import is_article_link
 from shiftwatch.connectors.feed_charset import Decoded, decode_feed_bytes, header_value
 from shiftwatch.records import RawItem, Rejected, RejectReason
 
@@ -63,9 +64,8 @@ _SPACE = re.compile(r"\s+")
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*$")
 # A numeric zone no place uses: hours past 14 or minutes past 59 ("+9900", "-2400").
 _BAD_OFFSET = re.compile(r"\s*[+-](?:(?:[2-9]\d|1[5-9]):?\d\d|\d\d:?[6-9]\d)\s*$|\s*[+-]\d{5,}\s*$")
-# An ISO date whose fields are out of range: feedparser would roll "2022-13-45" into 2023.
-_ISO_FIELDS = re.compile(r"^\s*\d{4}-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
-_ISO_LIMITS = (12, 31, 23, 59, 60)
+# An ISO-looking date: checked whole, because feedparser rolls "2022-13-45" into 2023.
+_ISO_FIELDS = re.compile(r"^\s*([+-]?\d+)-(\d{1,2})-(\d{1,2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _REFERENCE = re.compile(r"&(?:(#\d{1,7}|#x[0-9a-fA-F]{1,6})|([A-Za-z][\w.-]{0,31}));|&")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
@@ -442,7 +442,7 @@ def _build(
             )
         else:
             entries.append(entry)
-    entries, note = _unique_ids(entries)
+    entries, note = _unique_ids(entries, base.url)
     if note:
         warnings.append(note)
     return ParsedFeed(
@@ -482,7 +482,7 @@ def _entry(
         return None
     if not body.strip() and title:
         body, body_from = f"<p>{html.escape(title)}</p>", "title"
-    guid, guid_source = _entry_id(raw, link, title, body)
+    guid, guid_source = _entry_id(raw, link, title, body, feed_url)
     published, flag, raw_date = _entry_date(raw, fetched_at)
     return FeedEntry(
         guid=guid,
@@ -560,12 +560,15 @@ def strip_active_content(markup: str) -> str:
     return "".join(parts)
 
 
-def _entry_id(raw: Any, link: str | None, title: str | None, body: str) -> tuple[str, str]:
-    """Return a stable id and its source: the guid, else the link, else a content hash."""
+def _entry_id(
+    raw: Any, link: str | None, title: str | None, body: str, feed_url: str
+) -> tuple[str, str]:
+    """Return a stable id and its source: the guid, else an article link, else a content
+    hash (a link to the home page or the feed itself names no entry: many entries share it)."""
     guid = _SPACE.sub(" ", str(raw.get("id") or "")).strip()
     if guid:
         return guid[:2000], "guid"
-    if link:
+    if link and is_article_link(link, feed_url):
         return link, "link"
     return "sha256:" + _digest(f"{title}\n{body}")[:32], "hash"
 
@@ -575,34 +578,47 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _unique_ids(entries: list[FeedEntry]) -> tuple[list[FeedEntry], str | None]:
-    """Return entries with exact repeats dropped and reused guids re-keyed by link or hash."""
-    seen: dict[str, FeedEntry] = {}
-    out: list[FeedEntry] = []
-    repeats = rekeyed = 0
+def _unique_ids(entries: list[FeedEntry], feed_url: str) -> tuple[list[FeedEntry], str | None]:
+    """Return entries with exact repeats dropped and shared guids re-keyed by link or hash.
+
+    Every entry of a guid that several different entries carry is re-keyed, the first one
+    too, so which entry comes first in this fetch never decides an identity.
+    """
+    groups: dict[str, list[FeedEntry]] = {}
+    repeats = 0
     for entry in entries:
-        first = seen.get(entry.guid)
-        if first is None:
-            seen[entry.guid] = entry
-            out.append(entry)
-        elif (first.url, first.title, first.html) == (entry.url, entry.title, entry.html):
+        group = groups.setdefault(entry.guid, [])
+        if any(_same(entry, other) for other in group):
             repeats += 1
         else:
-            entry = _rekey(entry, seen)
-            seen[entry.guid] = entry
-            out.append(entry)
+            group.append(entry)
+    shared = {guid for guid, group in groups.items() if len(group) > 1}
+    taken = set(groups) - shared
+    out: list[FeedEntry] = []
+    rekeyed = 0
+    for entry in (e for group in groups.values() for e in group):
+        if entry.guid in shared:
+            entry = _rekey(entry, taken, feed_url)
+            taken.add(entry.guid)
             rekeyed += 1
+        out.append(entry)
+    order = {id(e): i for i, e in enumerate(entries)}
+    out.sort(key=lambda e: order.get(id(e), 0))
     notes = []
     if repeats:
         notes.append(f"{repeats} repeated entries dropped")
     if rekeyed:
-        notes.append(f"{rekeyed} entries reused another entry's guid; re-keyed by link or hash")
+        notes.append(f"{rekeyed} entries shared a guid with others; re-keyed by link or hash")
     return out, ("; ".join(notes) or None)
 
 
-def _rekey(entry: FeedEntry, seen: Mapping[str, FeedEntry]) -> FeedEntry:
+def _same(a: FeedEntry, b: FeedEntry) -> bool:
+    return (a.url, a.title, a.html) == (b.url, b.title, b.html)
+
+
+def _rekey(entry: FeedEntry, taken: set[str], feed_url: str) -> FeedEntry:
     """Return entry with an id no other entry has: its link, else a content hash."""
-    if entry.url not in seen:
+    if is_article_link(entry.url, feed_url) and entry.url not in taken:
         return replace(entry, guid=entry.url, guid_source="link")
     digest = "sha256:" + _digest(f"{entry.guid}\n{entry.url}\n{entry.title}\n{entry.html}")[:32]
     return replace(entry, guid=digest, guid_source="hash")
@@ -630,16 +646,21 @@ def _entry_date(raw: Any, fetched_at: datetime) -> tuple[datetime | None, str | 
 
 
 def _impossible_iso(text: str) -> bool:
-    """Return True for an ISO date with a month, day or time field out of range."""
+    """Return True for an ISO-looking date that names no real moment: a signed or short
+    year, a month, day or time out of range, or a day its month lacks (feedparser would
+    roll "2022-02-30" into 2 March and "-0001-01-01" into 2000)."""
     match = _ISO_FIELDS.match(text)
     if not match:
         return False
-    fields = [int(v) if v else None for v in match.groups()]
-    low = (1, 1, 0, 0, 0)
-    return any(
-        v is not None and not lo <= v <= hi
-        for v, lo, hi in zip(fields, low, _ISO_LIMITS, strict=True)
-    )
+    year, *rest = match.groups()
+    if not year.isdigit() or len(year) != 4:
+        return True
+    fields = [int(v) if v else 0 for v in rest]
+    try:
+        datetime(int(year), fields[0], fields[1], fields[2], fields[3], min(fields[4], 59))
+    except ValueError:
+        return True
+    return fields[4] > 60
 
 
 def _fallback_date(text: str) -> tuple[datetime | None, str | None]:

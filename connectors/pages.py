@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import trafilatura
 
+from shiftwatch.analysis.text.entries import is_article_link
 from shiftwatch.connectors.http import PAGE_ACCEPT, Fetcher, FetchRefusedError
 from shiftwatch.errors import SourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
@@ -79,7 +80,12 @@ async def fetch_articles(
 ) -> tuple[list[RawItem], list[Rejected]]:
     """Return items with article text fetched for the new ones, and what failed."""
     items = list(items)
-    todo = [i for i, item in enumerate(items) if not (is_known and is_known(item))]
+    todo = [  # an entry without an article link (no link, home page, the feed) has no page
+        i
+        for i, item in enumerate(items)
+        if is_article_link(item.url, item.meta.get("feed_url"))
+        and not (is_known and is_known(item))
+    ]
     results = await asyncio.gather(
         *(fetch_article(items[i], fetcher, extract=extract) for i in todo)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -291,3 +291,16 @@ def _rejections(session: Session, since: datetime | None) -> tuple[tuple[str, st
     if since is not None:
         statement = statement.where(t.Rejection.at >= since)
     return tuple((r.item, r.reason, r.detail or "") for r in session.execute(statement).scalars())
+
+
+def document_owners(session: Session, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """Return {document id: (source id, guid)} for the ids already stored: which item holds
+    an identity, so another item claiming it is a duplicate, not an edit."""
+    wanted = sorted(set(ids))
+    found: dict[str, tuple[str, str | None]] = {}
+    for i in range(0, len(wanted), 500):
+        statement = select(t.Document.id, t.Document.source_id, t.Document.guid).where(
+            t.Document.id.in_(wanted[i : i + 500])
+        )
+        found.update((row[0], (row[1], row[2])) for row in session.execute(statement))
+    return found

@@ -34,12 +34,23 @@ class Stance(StrEnum):
 
 
 class DateSource(StrEnum):
-    """Where a document's publication time came from (analysts must know a guess from a fact)."""
+    """Where a document's publication time came from (analysts must know a guess from a fact).
 
-    SOURCE = "source"  # the feed entry, HTTP page metadata or front matter
-    MANIFEST = "manifest"  # a sample-data manifest
+    Tried in this order: front matter, the folder manifest, the feed entry, the page's own
+    metadata, a dateline or date in the title or first lines of the text; a feed entry with
+    none of these is dated by its fetch time (flagged); otherwise `none`.
+    """
+
+    FRONT_MATTER = "front_matter"  # a local file's own front matter (published, date, ...)
+    MANIFEST = "manifest"  # the folder's manifest.yaml
+    FEED = "feed"  # the feed entry's published/updated date
+    PAGE = "page"  # the HTML page's own metadata (trafilatura/htmldate)
+    TEXT = "text"  # a dateline or a date in the title or the first lines of the text
     FETCHED = "fetched"  # no date given: the fetch time stands in, flagged
-    UNDATED = "undated"  # nothing known
+    NONE = "none"  # nothing known
+    # Values written by earlier versions, still read from older databases.
+    SOURCE = "source"
+    UNDATED = "undated"
 
 
 class RejectReason(StrEnum):
@@ -52,7 +63,8 @@ class RejectReason(StrEnum):
     NOT_A_FEED = "not_a_feed"  # an HTML page or error page served where a feed was expected
     UNSAFE = "unsafe"  # DOCTYPE/entity declarations, private addresses, bombs
     HTTP_ERROR = "http_error"  # a status the fetcher cannot use
-    BAD_DATE = "bad_date"  # an absurd or unparseable date that could not be repaired
+    BAD_DATE = "bad_date"  # an impossible or implausible date, refused (the item is kept)
+    DUPLICATE = "duplicate"  # another item already holds this document's identity
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,7 +135,7 @@ class Document:
     content_hash: str
     fetched_at: datetime
     published_at: datetime | None = None
-    date_source: DateSource = DateSource.UNDATED
+    date_source: DateSource = DateSource.NONE
     guid: str | None = None
     raw_hash: str | None = None  # hash of the fetched bytes: unchanged input is skipped cheaply
     kind: str | None = None  # e.g. "news-article", "tweet-thread" (from front matter/manifest)

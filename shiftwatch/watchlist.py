@@ -7,17 +7,22 @@ may take a short inflectional ending (`Рябков*` matches Рябкова, Р
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shiftwatch.analysis.text.yaml_safe import load_yaml
 from shiftwatch.errors import ConfigError
+from shiftwatch.localfiles import FileRefused, read_regular_file
 from shiftwatch.records import DemandTerms, Entity, EntityKind
 
 Aliases = dict[str, list[str]]
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_WATCHLIST_BYTES = 5_000_000  # large multilingual watchlists are a few hundred KB
+MAX_WATCHLIST_NODES = 500_000  # YAML nodes after alias expansion (alias bombs refused)
 
 
 class _Entry(BaseModel):
@@ -166,11 +171,14 @@ class Watchlist(BaseModel):
 def load_watchlist(path: str | Path) -> Watchlist:
     """Return the validated watchlist at `path`; any problem is one ConfigError line."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"watchlist not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    if not os.path.lexists(path):
+        raise ConfigError(f"watchlist not found: {path}")
+    try:  # a regular file of bounded size (not /dev/zero, a FIFO or /proc), aliases bounded
+        body = read_regular_file(path, max_bytes=MAX_WATCHLIST_BYTES, follow_links=True)
+        data = load_yaml(body.decode("utf-8"), max_nodes=MAX_WATCHLIST_NODES)
+    except FileRefused as exc:
+        raise ConfigError(f"watchlist {path} is not read: {exc.detail}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"watchlist {path} is not readable YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"watchlist {path} must be a mapping with name, parties, actors, ...")

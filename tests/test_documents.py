@@ -36,7 +36,7 @@ def test_front_matter_supplies_title_url_date_and_language():
     assert isinstance(doc, Document)
     assert (doc.title, doc.text, doc.language_hint) == ("Talks end", "Body text here.", "ru")
     assert doc.published_at == datetime(2022, 1, 10, 15, tzinfo=UTC)
-    assert doc.date_source == DateSource.SOURCE
+    assert doc.date_source == DateSource.FRONT_MATTER
     assert doc.canonical_url == "https://example.org/a?id=7"
 
 
@@ -78,7 +78,7 @@ def test_html_is_extracted_without_chrome():
 def test_absurd_dates_are_dropped_not_trusted():
     doc = build_document(_raw(b"---\npublished: 9999-01-01\n---\ntext"))
     assert isinstance(doc, Document)
-    assert doc.published_at is None and doc.date_source == DateSource.UNDATED
+    assert doc.published_at is None and doc.date_source == DateSource.NONE
 
 
 def test_normalize_repairs_mojibake_and_keeps_paragraphs():

@@ -150,8 +150,9 @@ def hostile_files(folder: Path, xxe_file: Path) -> dict[str, RejectReason | str 
         "xxe.html": ((f'<!DOCTYPE html [<!ENTITY x SYSTEM "{xxe_file.as_uri()}">]><html><body>'
                       "<p>&x; Lavrov spoke in Geneva on Monday.</p></body></html>").encode(),
                      None),
+        # The date is refused (a bad_date record), the document kept.
         "year-0.md": (b"---\npublished: 0000-01-01\n---\nRussia rejects NATO expansion.",
-                      RejectReason.MALFORMED),
+                      None),
         "year-9999.md": (front_matter("Russia rejects expansion.",
                                       published="9999-12-31T23:59:59-14:00"), None),
         "zone-99.md": (front_matter("Russia rejects expansion.",
@@ -296,8 +297,9 @@ def test_hostile_files_are_stored_or_rejected_with_their_reason(
     assert code_in_text(db) == []
     assert XXE_CANARY not in texts and "lollollol" not in texts
     assert "\x00" not in texts
-    for name in ("year-9999.md", "zone-99.md", "date-float.md"):
+    for name in ("year-0.md", "year-9999.md", "zone-99.md", "date-float.md"):
         assert docs[(folder / name).resolve().as_uri()].published_at is None, name
+        assert reasons.get(name) == RejectReason.BAD_DATE, (name, reasons.get(name))
     record("hostile-files", rejected=len(rejections))
 
 

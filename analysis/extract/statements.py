@@ -45,18 +45,15 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
-import yaml
 from anyascii import anyascii
 
-from shiftwatch.analysis import LEXICON_DIR
 from shiftwatch.analysis.dedupe.clustering import normalize_for_hash, tokenize
+from shiftwatch.analysis.text.months import month_number
 from shiftwatch.records import StanceObservation
 
 MIN_QUOTE_WORDS = 4  # shorter quoted spans ("so-called", "red lines") are not fingerprints
 WINDOW = timedelta(hours=72)  # echoes of one statement keep coming for about three days
-_LEXICON = LEXICON_DIR / "months.yaml"
 # Quoted spans by pair; a single-quote span must not be an apostrophe (letters on both sides).
 _QUOTED = re.compile(
     r"«(?P<guillemets>[^«»]+)»"
@@ -330,25 +327,9 @@ def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-@cache
-def _month_stems() -> tuple[tuple[str, int], ...]:
-    """Return (stem, month number) pairs from the lexicon, longest stems first."""
-    data = yaml.safe_load(_LEXICON.read_text(encoding="utf-8"))
-    pairs = {
-        (stem.casefold(), number)
-        for months in data.values()
-        for number, alternatives in enumerate(months, start=1)
-        for stem in str(alternatives).split("|")
-    }
-    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
-
-
 def _month(word: str) -> int | None:
     """Return the month a (folded) word names, if any."""
-    for stem, number in _month_stems():
-        if word.startswith(stem) and len(word) <= len(stem) + 7:
-            return number
-    return None
+    return month_number(word)
 
 
 _DAY_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\.? (?:of )?([^\W\d_]+)")

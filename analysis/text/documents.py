@@ -4,6 +4,15 @@ Decoding order: a byte-order mark, the declared charset, strict UTF-8, then char
 detection. Text and markdown may open with YAML front matter (title, url, published,
 source, language, kind); HTML goes through trafilatura. Fields a folder manifest supplies
 (`RawItem.meta`) fill what front matter leaves out.
+
+Identity (the document id): a local file is itself, whatever URL its front matter claims
+(two files claiming one URL are two documents, and dedupe groups them); a feed entry with an
+article link is its canonical URL, shared across feeds; a feed entry without one (no link,
+a non-http link, the site's home page or the feed itself) is its feed plus its guid, else a
+hash of its content — never one value shared by every such entry.
+
+Dates: see `_publication` and `analysis/text/dates.py`. A refused date is returned as a
+note (a `bad_date` rejection the caller records); the document is kept.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import codecs
 import hashlib
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import charset_normalizer
@@ -20,12 +29,14 @@ import lxml.etree
 import lxml.html
 import trafilatura
 import yaml
-from dateutil import parser as dateparser
 
 from shiftwatch.analysis.dedupe.clustering import content_hash
 from shiftwatch.analysis.language.mojibake import repair_text
+from shiftwatch.analysis.text.dates import plausible, read_date, text_date
+from shiftwatch.analysis.text.entries import is_article_link
 from shiftwatch.analysis.text.normalize import normalize_text
 from shiftwatch.analysis.text.urls import canonicalize_url
+from shiftwatch.analysis.text.yaml_safe import YAMLTooLarge, load_yaml
 from shiftwatch.records import DateSource, Document, RawItem, Rejected, RejectReason
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
@@ -36,9 +47,22 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 MAX_NUL_SHARE = 0.01  # more NULs than this and the bytes are binary, not text
-EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" dates are garbage
 TITLE_MAX = 300
 SCALARS = (str, int, float, date)  # front-matter values we read (datetime is a date)
+FRONT_MATTER_NODES = 5_000  # YAML nodes front matter may expand to (alias bombs refused)
+# Field names that carry a publication date, most telling first; compared without case,
+# `_` or `-` (so `pubDate`, `pub_date`, `published-at` are one spelling each).
+DATE_FIELDS = (
+    "published",
+    "publishedat",
+    "datepublished",
+    "publicationdate",
+    "publishdate",
+    "pubdate",
+    "date",
+    "created",
+    "createdat",
+)
 
 
 class _Reject(Exception):
@@ -50,28 +74,42 @@ class _Reject(Exception):
 
 def build_document(raw: RawItem) -> Document | Rejected:
     """Return the normalized document for `raw`, or why it cannot be one."""
+    return build_document_with_notes(raw)[0]
+
+
+def build_document_with_notes(raw: RawItem) -> tuple[Document | Rejected, tuple[Rejected, ...]]:
+    """Return the document for `raw` (or why it cannot be one) and the refusals met on the
+    way that keep the document (a `bad_date` for each impossible or implausible date)."""
+    notes: list[Rejected] = []
     try:
-        return _build(raw)
+        return _build(raw, notes), tuple(notes)
     except _Reject as exc:
-        return Rejected(
-            source_id=raw.source_id,
-            item=raw.url,
-            stage="normalize",
-            reason=exc.reason,
-            detail=exc.detail,
-        )
+        return _rejected(raw, exc.reason, exc.detail), tuple(notes)
 
 
-def _build(raw: RawItem) -> Document:
+def _rejected(
+    raw: RawItem, reason: RejectReason, detail: str, stage: str = "normalize"
+) -> Rejected:
+    return Rejected(
+        source_id=raw.source_id, item=raw.url, stage=stage, reason=reason, detail=detail
+    )
+
+
+def _build(raw: RawItem, notes: list[Rejected]) -> Document:
     text = decode_bytes(raw.body, raw.content_type)
     meta: dict[str, Any] = dict(raw.meta)
+    front: dict[str, Any] = {}
+    page_date = None
     if "html" in raw.content_type and "feed_url" in raw.meta:
         text = html_to_text(text)  # a feed entry's HTML is a fragment, not a page
     elif "html" in raw.content_type:
         text, html_meta = _extract_html(text, raw.url)
+        page_date = html_meta.pop("published", None)
         meta = {**html_meta, **meta}
     else:
-        text, front = split_front_matter(text)
+        dropped: list[str] = []
+        text, front = split_front_matter(text, dropped)
+        notes.extend(_rejected(raw, RejectReason.MALFORMED, d, "front_matter") for d in dropped)
         meta.update(front)
     text, repaired = repair_text(text)
     text = normalize_text(text, repair=False)
@@ -79,13 +117,15 @@ def _build(raw: RawItem) -> Document:
         raise _Reject(RejectReason.EMPTY, "no text after extraction")
     url = str(meta.get("url") or raw.url)
     canonical = canonicalize_url(url)
-    published, date_source = _publication(raw, meta)
+    identity = document_identity(raw, canonical)
+    title = _title(meta.get("title") or raw.title, text)
+    published, date_source = _publication(raw, front, page_date, title, text, notes)
     return Document(
-        id=document_id(canonical),
+        id=document_id(identity),
         source_id=raw.source_id,
         url=url,
-        canonical_url=canonical,
-        title=_title(meta.get("title") or raw.title, text),
+        canonical_url=identity if raw.meta.get("feed_url") else canonical,
+        title=title,
         text=text,
         content_hash=content_hash(text),
         fetched_at=raw.fetched_at,
@@ -109,8 +149,27 @@ def raw_hash(raw: RawItem) -> str:
 
 
 def document_id(canonical_url: str) -> str:
-    """Return the stable id of the document at `canonical_url`."""
+    """Return the stable id of the document at `canonical_url` (or another identity key)."""
     return "d" + hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
+
+
+def document_identity(raw: RawItem, canonical: str) -> str:
+    """Return the key a document's id derives from (see the module's docstring)."""
+    if raw.url.startswith("file:"):
+        return canonicalize_url(raw.url)  # the file itself, not the URL it claims
+    feed_url = raw.meta.get("feed_url")
+    if feed_url and not is_article_link(canonical, feed_url):
+        key = (raw.guid or "").strip() or "sha256:" + _sha(raw.title or "", raw.body)
+        return f"{canonicalize_url(feed_url)}#entry-{_sha(key)}"
+    return canonical
+
+
+def _sha(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:24]
 
 
 def decode_bytes(body: bytes, content_type: str = "") -> str:
@@ -134,14 +193,21 @@ def decode_bytes(body: bytes, content_type: str = "") -> str:
     return str(best)
 
 
-def split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
-    """Return the text without its YAML front matter, and the front matter's fields."""
+def split_front_matter(text: str, notes: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """Return the text without its YAML front matter, and the front matter's fields.
+
+    Front matter that expands past `FRONT_MATTER_NODES` (an alias bomb) is dropped, noted
+    in `notes`, and the text kept."""
     match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if not match:
         return text, {}
-    try:
-        data = yaml.safe_load(match.group(1))
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # `published: 0000-01-01`
+    try:  # dates stay text: checked strictly later, one bad date never rejects the file
+        data = load_yaml(match.group(1), max_nodes=FRONT_MATTER_NODES, dates_as_text=True)
+    except YAMLTooLarge as exc:
+        if notes is not None:
+            notes.append(f"front matter dropped: {exc}")
+        return text.lstrip("\ufeff")[match.end() :], {}
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
         raise _Reject(RejectReason.MALFORMED, f"front matter is not YAML: {exc}") from None
     if data is None:
         data = {}
@@ -247,47 +313,75 @@ def _walk(element: lxml.html.HtmlElement, parts: list[str]) -> None:
         parts.append(element.tail)
 
 
-def _publication(raw: RawItem, meta: dict[str, Any]) -> tuple[datetime | None, DateSource]:
-    from_manifest = "published" in raw.meta
-    value = parse_date(meta.get("published") or meta.get("date"))
-    if value is not None:
-        return value, DateSource.MANIFEST if from_manifest else DateSource.SOURCE
-    if raw.published_at is not None and _plausible(raw.published_at, raw.fetched_at):
-        return raw.published_at, DateSource.SOURCE
+def _publication(
+    raw: RawItem,
+    front: dict[str, Any],
+    page_date: object,
+    title: str,
+    text: str,
+    notes: list[Rejected],
+) -> tuple[datetime | None, DateSource]:
+    """Return the publication time and where it came from, first found in this order:
+    front matter, the folder manifest, the feed entry, the page's own metadata, a dateline
+    or date in the title or opening lines; a feed entry's fetch time; else none."""
+    now = raw.fetched_at if raw.fetched_at.tzinfo else raw.fetched_at.replace(tzinfo=UTC)
+    manifest = {k: v for k, v in raw.meta.items() if "feed_url" not in raw.meta}
+    for fields, source, where in (
+        (front, DateSource.FRONT_MATTER, "front matter"),
+        (manifest, DateSource.MANIFEST, "manifest"),
+    ):
+        for key, value in _date_fields(fields):
+            reading = read_date(value, now=now)
+            if reading.when is not None:
+                return reading.when, source
+            if reading.problem:
+                notes.append(_date_note(raw, f"{where} {key}: {reading.problem}"))
+    if raw.meta.get("date_invalid"):
+        notes.append(
+            _date_note(raw, f"feed entry date refused: {raw.meta['date_invalid'][:100]!r}")
+        )
+    if raw.published_at is not None:
+        if plausible(raw.published_at, now):
+            return raw.published_at, DateSource.FEED
+        notes.append(_date_note(raw, f"feed entry date {raw.published_at:%Y-%m-%d} implausible"))
+    if page_date:
+        reading = read_date(page_date, now=now)
+        if reading.when is not None:
+            return reading.when, DateSource.PAGE
+    found = text_date(title, text, now=now)
+    if found is not None:
+        return found, DateSource.TEXT
     if raw.meta.get("date_missing"):
         return raw.fetched_at, DateSource.FETCHED
-    return None, DateSource.UNDATED
+    return None, DateSource.NONE
 
 
-def parse_date(value: object) -> datetime | None:
-    """Return a UTC datetime for a front-matter style date, None when absent or absurd."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif hasattr(value, "isoformat"):  # a bare date from YAML
-        parsed = datetime.fromisoformat(value.isoformat())
-    else:
-        try:
-            parsed = dateparser.parse(str(value))
-        except (ValueError, OverflowError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:  # year 9999 at -14:00 overflows; a '+99:00' offset only fails when it is applied
-        parsed = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    return parsed if _plausible(parsed, datetime.now(UTC)) else None
+def _date_fields(fields: dict[str, Any]) -> list[tuple[str, object]]:
+    """Return the (name, value) pairs of `fields` that carry a date, most telling first."""
+    found = [(_field_name(k), k, v) for k, v in fields.items()]
+    ranked = [(DATE_FIELDS.index(n), k, v) for n, k, v in found if n in DATE_FIELDS]
+    return [(k, v) for _, k, v in sorted(ranked, key=lambda x: x[0])]
 
 
-def _plausible(value: datetime, now: datetime) -> bool:
-    return EARLIEST_DATE <= value <= now + timedelta(days=2)
+def _field_name(key: str) -> str:
+    return key.casefold().replace("_", "").replace("-", "")
+
+
+def _date_note(raw: RawItem, detail: str) -> Rejected:
+    return _rejected(raw, RejectReason.BAD_DATE, detail, stage="date")
+
+
+def parse_date(value: object, now: datetime | None = None) -> datetime | None:
+    """Return a UTC datetime for a front-matter style date, None when absent or refused."""
+    return read_date(value, now=now or datetime.now(UTC)).when
+
+
+_TITLE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # ESC, CSI, CR: never in a title
 
 
 def _title(title: object, text: str) -> str:
     if isinstance(title, str) and title.strip():
-        return " ".join(title.split())[:TITLE_MAX]
+        return " ".join(_TITLE_CONTROLS.sub(" ", title).split())[:TITLE_MAX]
     first_line = text.split("\n", 1)[0]
     return first_line[:TITLE_MAX]
 

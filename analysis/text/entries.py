@@ -48,6 +48,18 @@ def entry_keys(
     return keys
 
 
+def is_article_link(url: str, feed_url: str | None = None) -> bool:
+    """Return whether `url` can name one article: an absolute http(s) link that is not a
+    site's home page nor the feed itself (some feeds link every item to one of those)."""
+    if not url or not url.strip():
+        return False
+    canonical = canonicalize_url(url)
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https") or not parts.netloc or _is_home_page(canonical):
+        return False
+    return not feed_url or canonical != canonicalize_url(feed_url)
+
+
 def _usable_link(url: str) -> str | None:
     """Return the canonical form of an entry link, or None for no link or a home page."""
     if not url or not url.strip():

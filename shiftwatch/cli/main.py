@@ -21,6 +21,7 @@ import typer
 
 from shiftwatch.cli.feeds import feeds_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
+from shiftwatch.render.digest import strip_controls
 
 app = typer.Typer(
     add_completion=False,
@@ -82,7 +83,7 @@ def configure_prefect() -> None:
 
 def fail(message: str) -> None:
     """Print one error line and exit with status 2."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error: {strip_controls(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
 
@@ -142,7 +143,7 @@ def run(
             deliver=not no_deliver,
             since=since,
         )
-        typer.echo(_digest_text(db, watchlist, digest_format.value, None, summary))
+        typer.echo(strip_controls(_digest_text(db, watchlist, digest_format.value, None, summary)))
     except ShiftwatchError as exc:
         fail(str(exc))
 
@@ -292,7 +293,7 @@ def digest(
         if send:
             _send_digest(db, watchlist, fmt.value, since)
             return
-        typer.echo(_digest_text(db, watchlist, fmt.value, _parse_since(since)))
+        typer.echo(strip_controls(_digest_text(db, watchlist, fmt.value, _parse_since(since))))
     except ShiftwatchError as exc:
         fail(str(exc))
 
@@ -314,7 +315,7 @@ def _send_digest(db: str | None, watchlist: Path | None, fmt: str, since: str | 
         watchlist=str(watchlist) if watchlist else None,
         database_url=db,
     )
-    typer.echo(result["text"])
+    typer.echo(strip_controls(result["text"]))
     where = ", ".join(result["sent"]) or "nowhere (no channel configured)"
     typer.secho(f"digest sent to {where}", err=True)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shiftwatch.analysis.analyzer import Analysis, Analyzer
-from shiftwatch.analysis.text.documents import build_document, raw_hash
-from shiftwatch.models import store
+from shiftwatch.analysis.text.documents import build_document_with_notes, raw_hash
+from shiftwatch.models import queries, store
 from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline.cluster import ClusterResult, cluster_batch, record_clusters
-from shiftwatch.records import Document, RawItem, Rejected
+from shiftwatch.records import Document, RawItem, Rejected, RejectReason
 
 MT_FLAG = 0.5  # documents scoring at least this are counted as machine-translated
 
@@ -54,7 +54,8 @@ class IngestResult:
 def _decide(
     items: Sequence[RawItem], hashes: Sequence[str], known_hashes: set[str], result: IngestResult
 ) -> tuple[list[Document], list[Rejected]]:
-    """Return the documents worth analysing and the items rejected while building them."""
+    """Return the documents worth analysing and the items rejected while building them
+    (with the refusals that kept their document, such as an impossible date)."""
     docs: dict[str, Document] = {}
     rejected: list[Rejected] = []
     for item, digest in zip(items, hashes, strict=True):
@@ -62,15 +63,30 @@ def _decide(
         if digest in known_hashes:
             counts.unchanged += 1
             continue
-        built = build_document(item)
+        built, notes = build_document_with_notes(item)
+        rejected.extend(notes)
         if isinstance(built, Rejected):
             rejected.append(built)
             counts.rejected += 1
         elif built.id in docs:
             counts.duplicate += 1
+            if docs[built.id].content_hash != built.content_hash:
+                rejected.append(_duplicate(built, docs[built.id].url))
         else:
             docs[built.id] = built
     return list(docs.values()), rejected
+
+
+def _duplicate(doc: Document, holder: str) -> Rejected:
+    """Return the record of an item whose identity another item already holds."""
+    return Rejected(
+        source_id=doc.source_id,
+        item=doc.url if doc.guid is None else f"{doc.url} (guid {doc.guid[:200]})",
+        stage="ingest",
+        reason=RejectReason.DUPLICATE,
+        detail=f"same identity ({doc.canonical_url[:300]}) as document {doc.id} "
+        f"from {holder[:300]}",
+    )
 
 
 def ingest_items(
@@ -90,10 +106,22 @@ def ingest_items(
     docs, build_rejected = _decide(items, hashes, known, result)
     with session_scope(engine) as session:
         existing = store.existing_documents(session, (d.id for d in docs))
-    changed = [d.id for d in docs if d.id in existing and existing[d.id] != d.content_hash]
-    fresh = [d for d in docs if d.id not in existing or d.id in changed]
+        differing = [d.id for d in docs if d.id in existing and existing[d.id] != d.content_hash]
+        owners = queries.document_owners(session, differing)
+    changed: list[str] = []
+    claimed: set[str] = set()
     for doc in docs:
-        if doc not in fresh:
+        if doc.id in owners and owners[doc.id] != (doc.source_id, doc.guid):
+            claimed.add(doc.id)  # another item's identity: a duplicate, never a replacement
+            result.source(doc.source_id).duplicate += 1
+            build_rejected.append(_duplicate(doc, owners[doc.id][0]))
+        elif doc.id in owners:
+            changed.append(doc.id)  # the same item, edited
+    fresh = [d for d in docs if d.id not in claimed and (d.id not in existing or d.id in owners)]
+    for doc in docs:
+        if doc.id not in existing:
+            continue
+        if doc.id not in owners:
             result.source(doc.source_id).unchanged += 1
     clustered = cluster_batch(engine, analyzer, analyzer.analyze_batch(fresh), changed)
     _write(engine, clustered, changed, [*rejected, *build_rejected], run_id)

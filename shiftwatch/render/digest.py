@@ -36,6 +36,16 @@ def escape_markdown(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+# C0 controls but tab and newline, DEL and C1 (ESC starts terminal escape sequences, CSI is
+# one byte in C1, CR overwrites a line): news text must not drive the analyst's terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """Return `text` without control characters (tab and newline kept)."""
+    return _CONTROLS.sub("", text)
+
+
 _UNSAFE_IN_LINK = re.compile(r"[\s<>|()\"'`\[\]]")
 
 
@@ -85,7 +95,8 @@ def render_digest(data: DigestData, fmt: str = "text") -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown digest format {fmt!r}: use one of {', '.join(FORMATS)}")
     svg = timeline_svg(data) if fmt == "html" else None
-    return template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS, timeline_svg=svg)
+    rendered = template(FORMATS[fmt]).render(d=data, stance_mark=STANCE_MARKS, timeline_svg=svg)
+    return strip_controls(rendered)
 
 
 def timeline_svg(data: DigestData) -> str | None:
