@@ -42,3 +42,19 @@ def test_timelines_built_once_give_the_same_shifts_and_positions():
     timelines = build_timelines([*history, *new])
     assert detect_shifts(history, new, (), timelines) == detect_shifts(history, new)
     assert positions_of(timelines) == current_positions([*history, *new])
+
+
+def test_undated_evidence_never_anchors_or_dates_a_shift():
+    from dataclasses import replace
+
+    dated = obs("lavrov", Stance.SUPPORTS, day=3, doc="a")
+    undated = replace(obs("lavrov", Stance.OPPOSES, doc="b"), published_at=None)
+    timeline = build_timeline([dated, undated])
+    assert [(c.from_stance, c.to_stance) for c in timeline.changes] == [(None, Stance.SUPPORTS)]
+    assert timeline.position is not None and timeline.position.stance == Stance.SUPPORTS
+    # a dated unit of the new stance changes it, dated by itself, not by the undated one
+    later = obs(None, Stance.OPPOSES, day=9, doc="c")
+    timeline = build_timeline([dated, undated, later])
+    change = timeline.changes[-1]
+    assert (change.from_stance, change.to_stance) == (Stance.SUPPORTS, Stance.OPPOSES)
+    assert change.anchor.at == later.published_at

@@ -20,6 +20,8 @@ under these rules:
    is dated from the first challenger.
 7. **Recency.** Replaying in order means the latest confirmed change is the position: older
    evidence never overrides newer, and evidence that arrives late is put in its place in time.
+8. **Undated evidence.** A unit with no date (its documents gave none) may set a first position
+   or restate the current one; it never anchors, confirms or dates a change.
 """
 
 from __future__ import annotations
@@ -155,6 +157,8 @@ def replay(units: Sequence[Unit]) -> list[Change]:
                 )
             current, last, pending = unit.stance, unit, []
             continue
+        if unit.at is None:
+            continue  # undated evidence never anchors, confirms or dates a change (rule 8)
         same = [p for p in pending if p.stance == unit.stance and p.key != unit.key]
         if unit.strong or same:
             anchor, confirmers = (same[0], (unit,)) if same else (unit, ())
