@@ -381,3 +381,48 @@ def test_score_formula_caps_each_kind_and_counts_repeats_once() -> None:
     assert score_artifacts(both) == pytest.approx(1 - 0.75 * 0.6)
     assert score_artifacts([]) == 0.0
     assert MT_THRESHOLD == 0.5
+
+
+NOTICES = [
+    ("Note: this article was produced with the help of DeepL and lightly edited.", True),
+    ("Текст ниже — машинный перевод оригинала на английском.", True),
+    ("Цей матеріал перекладено за допомогою штучного інтелекту (машинний переклад).", True),
+    ("Questo articolo è una traduzione automatica dall'inglese.", True),
+    ("Den här artikeln är maskinöversatt från engelska.", True),
+    ("(Automatic translation from Chinese)", True),
+    ("Translated by our staff from Russian.", False),
+    ("Переклад редакції з англійської.", False),
+]
+
+
+@pytest.mark.parametrize(("notice", "expected"), NOTICES)
+def test_a_notice_is_recognised_by_meaning_at_the_top_or_bottom(notice, expected):
+    body = "Moscow said on Monday that the talks were useful.\nA second one.\nA third.\nA fourth."
+    for text in (f"{notice}\n\n{body}", f"{body}\n\n{notice}"):
+        kinds = [a.kind for a in find_mt_artifacts(text, language="en").artifacts]
+        assert ("disclaimer" in kinds) is expected, text
+
+
+def test_machine_translation_as_a_topic_is_not_a_notice():
+    from shiftwatch.analysis.language.translation import find_notices
+
+    text = (
+        "DeepL raises funding\n\nThe machine translation company DeepL said on Monday ...\n"
+        "Its machine translation engine now covers 30 languages.\nMore.\nMore."
+    )
+    assert list(find_notices(text)) == []
+
+
+def test_no_notice_found_in_real_human_news():
+    """384 real news passages (tests/corpus/stance) and the human-written seeds: none flagged."""
+    import json
+
+    from shiftwatch.analysis.language.translation import find_notices
+
+    texts = [
+        f"{p.get('doc_title', '')}\n{p['text']}"
+        for split in ("dev", "test")
+        for p in map(json.loads, (ROOT / "tests/corpus/stance" / f"{split}.jsonl").open())
+    ]
+    texts += [f.read_text("utf-8") for f in (ROOT / "data/seeds").glob("*.txt")]
+    assert sum(bool(list(find_notices(t))) for t in texts) == 0

@@ -69,6 +69,8 @@ CAPS: dict[str, float] = {
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
 DISCLAIMER_LINE = 400
+EDGE_LINES = 3  # lines at the top and at the bottom where a notice stands
+NOTICE_WORDS = 8  # a line this short, unpunctuated, with a machine-translation term is a notice
 CALQUE_WEIGHT = 0.35  # default for lexicon entries without a weight (at most 0.45 each)
 FRAGMENT_WEIGHT = 0.3
 SPACING_WEIGHT = 0.08
@@ -112,6 +114,7 @@ def find_mt_artifacts(
     mojibake = find_mojibake(text)
     artifacts = [
         *find_disclaimers(text, lowered),
+        *find_notices(text, lowered),
         *mojibake,
         *find_calques(text, language, foreign, lowered),
         *find_name_variants(text, names, language=language, foreign=foreign),
@@ -195,6 +198,71 @@ def find_disclaimers(text: str, lowered: str | None = None) -> Iterator[MTArtifa
         match = table.pattern.search(text, line_start, line_end)  # the long alternation: rare
         if match:
             yield _disclaimer(text, match)
+
+
+@dataclass(frozen=True, slots=True)
+class _Notices:
+    terms: tuple[str, ...]
+    self_refs: tuple[str, ...]
+    human: tuple[str, ...]
+
+
+@functools.cache
+def _notices() -> _Notices:
+    """Return the meaning-based notice lexicon (lexicons/mt_notices.yaml), every language."""
+    data = _load_yaml(LEXICON_DIR / "mt_notices.yaml")
+
+    def merged(key: str) -> tuple[str, ...]:
+        return tuple(sorted({str(p).lower() for ps in data[key].values() for p in ps}))
+
+    return _Notices(terms=merged("terms"), self_refs=merged("self_refs"), human=merged("human"))
+
+
+def find_notices(text: str, lowered: str | None = None) -> Iterator[MTArtifact]:
+    """Yield a machine-translation notice however it is worded: a term of the lexicon in one
+    of the first or last `EDGE_LINES` lines, in a line that refers to this text or is short
+    enough to be a notice on its own, not crediting a human translator. Nothing when two
+    different lines name machine translation: it is the text's topic, not a notice.
+    Lines the exact patterns (`find_disclaimers`) already caught are left to them."""
+    table = _notices()
+    lowered = lowered or lower_in_place(text)
+    if not any(term in lowered for term in table.terms):
+        return
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
+    edges = lines[:EDGE_LINES] + lines[max(EDGE_LINES, len(lines) - EDGE_LINES) :]
+    with_term = {
+        lowered[a:b].strip() for a, b in lines if any(t in lowered[a:b] for t in table.terms)
+    }
+    if len(with_term) > 1:
+        return  # machine translation is what the text is about, not how it was made
+    known = {(a.start, a.end) for a in find_disclaimers(text, lowered)}
+    for start, end in edges:
+        line = lowered[start:end]
+        if not any(term in line for term in table.terms) or any(h in line for h in table.human):
+            continue
+        if (_notice_form(line) or any(ref in line for ref in table.self_refs)) and (
+            start,
+            end,
+        ) not in known:
+            yield MTArtifact(
+                kind="disclaimer",
+                evidence=text[start:end].strip(),
+                start=start,
+                end=end,
+                weight=DISCLAIMER_WEIGHT
+                if end - start <= DISCLAIMER_LINE
+                else EMBEDDED_DISCLAIMER_WEIGHT,
+                detail="notice by meaning",
+            )
+
+
+def _notice_form(line: str) -> bool:
+    """Return True when a line is shaped like a notice rather than a sentence about machine
+    translation: bracketed ("(Automatic translation from Chinese)"), or a few words with no
+    closing full stop ("Machine translation: DeepL")."""
+    text = line.strip()
+    bracketed = text[:1] in "([" and text[-1:] in ")]"
+    return bracketed or (len(text.split()) <= NOTICE_WORDS and not text.endswith("."))
 
 
 def _disclaimer(text: str, match: re.Match[str]) -> MTArtifact:
