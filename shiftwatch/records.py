@@ -55,6 +55,35 @@ class RejectReason(StrEnum):
     BAD_DATE = "bad_date"  # an absurd or unparseable date that could not be repaired
 
 
+class OutboxStatus(StrEnum):
+    """Where an alert is in the outbox (stored as these strings)."""
+
+    PENDING = "pending"  # waiting to be sent (maybe after a backoff)
+    SENDING = "sending"  # leased to a deliverer
+    SENT = "sent"
+    FAILED = "failed"  # gave up, with the reason
+    HELD = "held"  # its channel was not configured when the shift was recorded: never sent
+    WRITTEN = "written"  # --no-deliver wrote its payload to a file: never sent
+
+
+class DeliveryOutcome(StrEnum):
+    """What one delivery attempt did (the `deliveries` table)."""
+
+    SENT = "sent"
+    WRITTEN = "written"
+    RETRY = "retry"
+    FAILED = "failed"
+    LEASE_LOST = "lease-lost"  # sent, but another deliverer had taken the alert over
+
+
+class RunStatus(StrEnum):
+    """How a run stands (the `runs` table)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"  # it died; a later run carried its documents through
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RawItem:
     """Bytes as a connector fetched them, with what the source said about them."""
@@ -213,3 +242,12 @@ class Alert:
     shift_id: str
     channel: str
     dedupe_key: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertRouting:
+    """Which channels exist (`known`, in order) and which are configured now: a recorded
+    shift gets one alert per known channel, pending where configured, held elsewhere."""
+
+    known: tuple[str, ...]
+    configured: tuple[str, ...]

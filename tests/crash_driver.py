@@ -32,12 +32,18 @@ from typing import Any
 import yaml
 
 from shiftwatch.analysis.analyzer import Analyzer
+from shiftwatch.connectors.channels.slack import SlackChannel
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.files import read_folder
-from shiftwatch.flows import deliver
-from shiftwatch.flows.deliver import channels_for, close_channels, deliver_pending, owner_id
 from shiftwatch.models import outbox, store
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.deliver import (
+    announcer,
+    channels_for,
+    close_channels,
+    deliver_pending,
+    owner_id,
+)
 from shiftwatch.pipeline.feeds import poll_feeds
 from shiftwatch.pipeline.ingest import ingest_items
 from shiftwatch.pipeline.positions import update_positions
@@ -132,7 +138,7 @@ def arm(crash_at: str | None) -> None:
         "ingest-write": (store, "save_stances", lambda _: True),
         "positions-write": (outbox, "record_shifts", lambda _: True),
         "after-claim": (outbox, "claim_alerts", bool),
-        "after-send": (deliver.SlackChannel, "send", lambda _: True),
+        "after-send": (SlackChannel, "send", lambda _: True),
     }
     owner, name, when = targets[crash_at]
     after(owner, name, when)
@@ -161,7 +167,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
         die()
     phase("positions")
     positions = update_positions(engine, result.pairs, result.new_document_ids, run_id,
-                                 outbox.announcer(settings, run_id))  # fmt: skip
+                                 announcer(settings, run_id))  # fmt: skip
     phase("deliver")
     channels = channels_for(settings, write_only=False)
     try:

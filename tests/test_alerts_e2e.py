@@ -23,10 +23,10 @@ from alerting_support import (
 from conftest import FIXTURES
 from sqlalchemy import select
 
-from shiftwatch.flows.deliver import run_delivery
 from shiftwatch.models import outbox, store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.deliver import configured_channels, record_shifts, run_delivery
 from shiftwatch.records import Shift, Stance
 
 CASE = FIXTURES / "alerts"
@@ -86,7 +86,7 @@ def _run(engine, cfg, watchlist, day: int) -> None:
     with session_scope(engine) as session:  # one transaction: news, shifts and their alerts
         store.save_documents(session, docs, f"run-day{day}")
         store.save_stances(session, stances)
-        outbox.record_shifts(session, shifts, outbox.configured_channels(cfg), f"run-day{day}")
+        record_shifts(session, shifts, configured_channels(cfg), f"run-day{day}")
     run_delivery(engine, cfg, watchlist, owner=f"run-day{day}")
 
 
@@ -141,7 +141,7 @@ def test_two_deliveries_at_once_send_each_alert_once(
             )
             for i in range(6)
         ]
-        outbox.record_shifts(session, shifts, ["slack", "email"], "r")
+        record_shifts(session, shifts, ["slack", "email"], "r")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -238,7 +238,7 @@ def test_the_delivery_task_retries_a_transient_failure(
     cfg = settings(url, tmp_path, slack_webhook_url=httpserver.url_for(HOOK))
     with session_scope(engine) as session:
         store.save_documents(session, [document("doc-day2", DAY2, "t")], "r")
-        outbox.record_shifts(
+        record_shifts(
             session,
             [
                 Shift(
