@@ -46,9 +46,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from shiftwatch import records as r
-from shiftwatch.models import store
 from shiftwatch.models import tables as t
-from shiftwatch.models.store import insert_ignore
+from shiftwatch.models.rows import insert_ignore
+from shiftwatch.models.shifts import shift_row
 from shiftwatch.models.tables import utcnow
 from shiftwatch.records import DeliveryOutcome, OutboxStatus
 
@@ -113,7 +113,7 @@ def record_shifts(
         known = ", ".join(routing.known)
         raise ValueError(f"unknown alert channels {sorted(unknown)}: use {known}")
     now = utcnow()
-    insert_ignore(session, t.Shift, [store.shift_row(s, run_id) for s in shifts])
+    insert_ignore(session, t.Shift, [shift_row(s, run_id) for s in shifts])
     _confirm(session, [s for s in shifts if s.confirmed], run_id)
     rows = [row for s in shifts for row in alert_rows(s, routing, now)]
     if not rows:
@@ -125,7 +125,7 @@ def record_shifts(
 def _confirm(session: Session, shifts: Sequence[r.Shift], run_id: str | None) -> None:
     """Mark stored possible shifts confirmed, with the evidence that confirmed them."""
     for s in shifts:
-        row = store.shift_row(s, run_id)
+        row = shift_row(s, run_id)
         session.execute(
             update(t.Shift)
             .where(t.Shift.id == s.id, t.Shift.confirmed.is_(False))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class SourceKind(StrEnum):
@@ -251,3 +252,50 @@ class AlertRouting:
 
     known: tuple[str, ...]
     configured: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceRef:
+    """A source a run reads (folder, feed), as stored before its first fetch."""
+
+    id: str
+    kind: str
+    url: str
+    name: str | None = None
+    language_hint: str | None = None
+    fetch_full_article: bool = False
+    poll_interval_s: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedHealth:
+    """A polled feed's health as `shiftwatch feeds health` shows it."""
+
+    url: str
+    name: str | None
+    status: str
+    last_fetched_at: datetime | None
+    next_poll_at: datetime | None
+    failures: int
+    error_score: float
+    last_error: str | None
+
+
+class StoredSignature(NamedTuple):
+    """A stored document's MinHash signature (bytes), as the dedupe index is rebuilt from."""
+
+    document_id: str
+    minhash: bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredText:
+    """What clustering needs of a stored document."""
+
+    id: str
+    text: str
+    body_end: int | None
+    mt_score: float | None
+    published_at: datetime | None
+    cluster_id: str | None
+    duplicate_of: str | None

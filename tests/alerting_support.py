@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from shiftwatch.models import store
+from shiftwatch.models import documents as document_store
 from shiftwatch.models.db import session_scope
 from shiftwatch.pipeline.deliver import record_shifts
 from shiftwatch.records import Document, Shift, Stance, StanceObservation
@@ -102,7 +102,7 @@ def shift(
 def save_documents(engine: Any, title_day2: str = "Moscow ready to talk arms control") -> None:
     """Store the two documents the standard shift quotes."""
     with session_scope(engine) as session:
-        store.save_documents(
+        document_store.save_documents(
             session,
             [
                 document("doc-day1", DAY1, "Ryabkov rejects talks"),

@@ -35,7 +35,9 @@ from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.channels.slack import SlackChannel
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.files import read_folder
-from shiftwatch.models import outbox, store
+from shiftwatch.models import outbox
+from shiftwatch.models import sources as source_store
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.pipeline.deliver import (
     announcer,
@@ -135,7 +137,7 @@ def arm(crash_at: str | None) -> None:
         setattr(owner, name, wrapped)
 
     targets = {
-        "ingest-write": (store, "save_stances", lambda _: True),
+        "ingest-write": (stance_store, "save_stances", lambda _: True),
         "positions-write": (outbox, "record_shifts", lambda _: True),
         "after-claim": (outbox, "claim_alerts", bool),
         "after-send": (SlackChannel, "send", lambda _: True),
@@ -156,7 +158,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
     engine = open_database(database_url)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with session_scope(engine) as session:
-        store.start_run(session, run_id, "monitor", None)
+        source_store.start_run(session, run_id, "monitor", None)
     phase("fetch")
     folder = read_folder(seeds, max_bytes=settings.max_document_bytes)
     polled = poll_feeds(engine, [FeedConfig(url=feed_url)], settings, force=True)
@@ -182,7 +184,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
     finally:
         close_channels(channels)
     with session_scope(engine) as session:
-        store.finish_run(session, run_id, "completed", {}, [])
+        source_store.finish_run(session, run_id, "completed", {}, [])
     engine.dispose()
     phase("done")
     return {"new": len(result.new_document_ids), "shifts": len(positions.shifts),

@@ -15,13 +15,13 @@ from typing import Any
 from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
 from shiftwatch.connectors.files import FolderBatch
-from shiftwatch.models import store
+from shiftwatch.models import sources as source_store
 from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline.deliver import DeliveryReport
 from shiftwatch.pipeline.feeds import FeedBatch
 from shiftwatch.pipeline.ingest import IngestResult, SourceCounts
 from shiftwatch.pipeline.positions import PositionResult
-from shiftwatch.records import RunStatus
+from shiftwatch.records import RunStatus, SourceRef
 from shiftwatch.settings import DEFAULT_SEEDS, Settings
 from shiftwatch.watchlist import Watchlist
 
@@ -96,7 +96,7 @@ def analyzer_for(watchlist: Watchlist) -> Analyzer:
 def begin_run(engine: Engine, run_id: str, flow_run_id: str | None) -> None:
     """Record that a monitor run began."""
     with session_scope(engine) as session:
-        store.start_run(session, run_id, FLOW, flow_run_id)
+        source_store.start_run(session, run_id, FLOW, flow_run_id)
 
 
 def seed_folders(seeds: Sequence[str] | None, feeds: Sequence[str] | None) -> list[str]:
@@ -129,15 +129,9 @@ def add_feeds(batch: FeedBatch, polled: FeedBatch) -> None:
 
 def record_file_sources(engine: Engine, health: Sequence[SourceCounts]) -> None:
     """Make sure every folder read is a stored source."""
+    files = [h.source_id for h in health if h.kind == "file"]
     with session_scope(engine) as session:
-        store.ensure_sources(
-            session,
-            [
-                {"id": h.source_id, "kind": h.kind, "url": h.source_id}
-                for h in health
-                if h.kind == "file"
-            ],
-        )
+        source_store.ensure_sources(session, [SourceRef(id=f, kind="file", url=f) for f in files])
 
 
 def merge_reanalysis(result: IngestResult, redone: IngestResult) -> None:
@@ -187,7 +181,7 @@ def summarize(
 def finish_run(engine: Engine, summary: RunSummary) -> None:
     """Record that the run completed, with its counts and per-source health."""
     with session_scope(engine) as session:
-        store.finish_run(
+        source_store.finish_run(
             session, summary.run_id, RunStatus.COMPLETED, summary.counts(), summary.source_rows()
         )
 
