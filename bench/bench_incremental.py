@@ -3,7 +3,7 @@
 Run: `python bench/bench_incremental.py [--smoke]`. The history is built quickly, without
 analysing it: `bench/synth.py` writes H documents as files (each a distinct story with its own
 URL, date and text), and the database receives the same H documents as rows, bulk-inserted
-with `models/store.py`'s `insert_ignore`, each carrying the stances (3 a document on average)
+with `models/rows.py`'s `insert_ignore`, each carrying the stances (3 a document on average)
 and the first `HISTORY_MENTIONS` mentions of one of a pool of really analysed documents, and its
 own MinHash signature. Every file's fetched-bytes hash is stored, exactly as a run stores it, so
 the runs below see H already-known items.
@@ -101,7 +101,9 @@ def raw_item(doc: SynthDoc, body: bytes) -> Any:
 def templates(size: int) -> list[Template]:
     """Return the rows of `size` really analysed documents (their own seed, not the history's)."""
     from shiftwatch.analysis.text.documents import build_document
-    from shiftwatch.models import store
+    from shiftwatch.models import documents as document_store
+    from shiftwatch.models import rows as row_store
+    from shiftwatch.models import stances as stance_store
 
     an = analyzer()
     out = []
@@ -110,9 +112,11 @@ def templates(size: int) -> list[Template]:
         analysis = an.analyze(built)
         out.append(
             Template(
-                document=store.document_row(analysis.document, "history"),
-                mentions=[{**store.flat_row(m), "kind": str(m.kind)} for m in analysis.mentions],
-                stances=[store.stance_row(s) for s in analysis.stances],
+                document=document_store.document_row(analysis.document, "history"),
+                mentions=[
+                    {**row_store.flat_row(m), "kind": str(m.kind)} for m in analysis.mentions
+                ],
+                stances=[stance_store.stance_row(s) for s in analysis.stances],
             )
         )
     return out
@@ -189,16 +193,17 @@ def _grow_batch(
 
 def insert_history(engine: Any, rows: list[tuple[Any, ...]]) -> float:
     """Bulk-insert history rows in one transaction; return seconds."""
-    from shiftwatch.models import store
+    from shiftwatch.models import documents as document_store
+    from shiftwatch.models import rows as row_store
     from shiftwatch.models import tables as t
     from shiftwatch.models.db import session_scope
 
     started = time.perf_counter()
     with session_scope(engine) as session:
-        store.insert_ignore(session, t.Document, [c[0] for c in rows])
-        store.insert_ignore(session, t.Mention, [m for c in rows for m in c[1]])
-        store.insert_ignore(session, t.StanceObservation, [s for c in rows for s in c[2]])
-        store.save_signatures(session, {c[0]["id"]: c[3] for c in rows})
+        row_store.insert_ignore(session, t.Document, [c[0] for c in rows])
+        row_store.insert_ignore(session, t.Mention, [m for c in rows for m in c[1]])
+        row_store.insert_ignore(session, t.StanceObservation, [s for c in rows for s in c[2]])
+        document_store.save_signatures(session, {c[0]["id"]: c[3] for c in rows})
     return time.perf_counter() - started
 
 

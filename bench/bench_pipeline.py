@@ -157,7 +157,8 @@ def breakdown(folder: Path, tmp: Path) -> tuple[list[str], float]:
     from shiftwatch.analysis.text.boundaries import find_body_end
     from shiftwatch.analysis.text.documents import build_document, raw_hash
     from shiftwatch.connectors.files import read_folder
-    from shiftwatch.models import store
+    from shiftwatch.models import documents as document_store
+    from shiftwatch.models import stances as stance_store
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.pipeline.cluster import cluster_batch, record_clusters
     from shiftwatch.pipeline.positions import update_positions
@@ -222,9 +223,13 @@ def breakdown(folder: Path, tmp: Path) -> tuple[list[str], float]:
 
     def write() -> None:
         with session_scope(engine) as session:
-            store.save_documents(session, [a.document for a in clustered.analyses], "bench")
-            store.save_mentions(session, [m for a in clustered.analyses for m in a.mentions])
-            store.save_stances(session, [s for a in clustered.analyses for s in a.stances])
+            document_store.save_documents(
+                session, [a.document for a in clustered.analyses], "bench"
+            )
+            document_store.save_mentions(
+                session, [m for a in clustered.analyses for m in a.mentions]
+            )
+            stance_store.save_stances(session, [s for a in clustered.analyses for s in a.stances])
             record_clusters(session, clustered)
 
     clock("database writes", write)

@@ -93,12 +93,17 @@ def codec_name(label: str | None) -> str | None:
     return LABEL_ALIASES.get(name, name)
 
 
+def declared_charset(headers: Mapping[str, str]) -> str | None:
+    """Return the charset label the server's Content-Type declares, None if none."""
+    http = _CHARSET_PARAM.search(header_value(headers, "content-type"))
+    return http.group(1) if http else None
+
+
 def declared_encodings(body: bytes, headers: Mapping[str, str]) -> list[str]:
     """Return the encodings the document and the server declare, XML declaration first."""
     found: list[str] = []
     match = _XML_ENCODING.match(body[:1024].lstrip(b"\xef\xbb\xbf"))
-    http = _CHARSET_PARAM.search(header_value(headers, "content-type"))
-    for label in (match.group(1).decode("ascii") if match else None, http and http.group(1)):
+    for label in (match.group(1).decode("ascii") if match else None, declared_charset(headers)):
         name = codec_name(label)
         if name and name not in found:
             found.append(name)

@@ -20,6 +20,7 @@ from dataclasses import replace
 import trafilatura
 
 from shiftwatch.analysis.text.entries import is_article_link
+from shiftwatch.connectors.feed_charset import codec_name, declared_charset
 from shiftwatch.connectors.http import PAGE_ACCEPT, Fetcher, FetchRefusedError
 from shiftwatch.errors import SourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
@@ -27,19 +28,13 @@ from shiftwatch.records import RawItem, Rejected, RejectReason
 STAGE = "article_fetch"
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]*>")
 
 
 def extract_article_text(body: bytes, headers: Mapping[str, str], *, url: str) -> str | None:
     """Return the article text of an HTML page (comments and chrome left out), or None."""
-    match = _CHARSET.search(headers.get("content-type", ""))
-    markup: bytes | str = body
-    if match:
-        try:
-            markup = body.decode(match.group(1), errors="replace")
-        except LookupError:
-            markup = body
+    codec = codec_name(declared_charset(headers))
+    markup: bytes | str = body if codec is None else body.decode(codec, errors="replace")
     text = trafilatura.extract(
         markup, url=url, include_comments=False, include_tables=True, deduplicate=False
     )

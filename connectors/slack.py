@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import httpx
 
+from shiftwatch.connectors.http import parse_retry_after
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
 from shiftwatch.settings import SlackSettings
 
@@ -152,17 +151,7 @@ class SlackWebhook:
 
 
 def retry_after_s(value: str | None, default: float = 1.0) -> float:
-    """Return the wait a Retry-After header asks for (seconds or an HTTP date), >= 0."""
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """Return the wait a Retry-After header asks for (seconds or an HTTP date), >= 0; the one
+    parser is `connectors.http.parse_retry_after`, `default` when it finds nothing."""
+    wait = parse_retry_after(value)
+    return default if wait is None else wait

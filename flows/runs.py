@@ -1,14 +1,13 @@
 """Run names that say what a run did, so the Prefect UI's run list reads as a health board.
 
 A flow run is named when it starts (before anything is known); at the end the flow renames
-it with its counts, e.g.
+it with its counts (`pipeline.monitor.monitor_run_title`), e.g.
 `monitor: 5 new, 0 unchanged, 0 dup, 1 rejected, 2 shifts, 0/2 sources failing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import time
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -16,16 +15,17 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
 
-def monitor_run_title(summary: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]) -> str:
-    """Return a monitor run's name from its counts (what an operator scans the run list for)."""
-    failing = sum(1 for s in sources if s.get("status", "ok") != "ok")
-    count = summary.get("shifts")
-    shifts = "" if count is None else f"{count} shift{'' if count == 1 else 's'}, "
-    return (
-        f"monitor: {summary.get('new', 0)} new, {summary.get('unchanged', 0)} unchanged, "
-        f"{summary.get('duplicate', 0)} dup, "
-        f"{summary.get('rejected', 0)} rejected, {shifts}{failing}/{len(sources)} sources failing"
-    )
+def monitor_run_name() -> str:
+    """Return the name a monitor run starts with (its sources, the time)."""
+    params = flow_run.parameters or {}
+    seeds = len(params.get("seeds") or [])
+    feeds = len(params.get("feeds") or [])
+    return f"monitor-{seeds}-folders-{feeds}-feeds-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def current_flow_run_id() -> str | None:
+    """Return the Prefect id of the flow run we are in, if any."""
+    return str(flow_run.id) if flow_run.id else None
 
 
 def rename_flow_run(name: str) -> bool:

@@ -5,10 +5,12 @@ together or not at all. Each confirmed, non-retroactive shift gets one alert per
 with a unique `dedupe_key` (`<shift id>:<channel>`), inserted or ignored, so re-running
 the monitor never queues an alert twice.
 
-Channels: `CHANNELS` are all we know. A channel that is configured when the shift is
-recorded gets a `pending` alert; one that is not gets a `held` alert: on record, never sent
-(configuring Slack later does not flood it with old shifts; they are in the digest). With
-no channel configured at all every alert is held and the monitor says so in one line.
+Channels: storage knows rows, not channels: the caller says which channels exist and which
+are configured (`records.AlertRouting`, built from `connectors/channels/registry.py`). A
+channel that is configured when the shift is recorded gets a `pending` alert; one that is
+not gets a `held` alert: on record, never sent (configuring Slack later does not flood it
+with old shifts; they are in the digest). With no channel configured at all every alert is
+held and the monitor says so in one line.
 
 Delivery claims one due alert at a time:
 
@@ -33,32 +35,25 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from shiftwatch import records as r
-from shiftwatch.models import store
 from shiftwatch.models import tables as t
-from shiftwatch.models.store import insert_ignore
+from shiftwatch.models.rows import insert_ignore
+from shiftwatch.models.shifts import shift_row
 from shiftwatch.models.tables import utcnow
-from shiftwatch.settings import Settings
+from shiftwatch.records import DeliveryOutcome, OutboxStatus
 
-CHANNELS = ("slack", "email")
-PENDING, SENDING, SENT, FAILED, HELD, WRITTEN = (
-    "pending",
-    "sending",
-    "sent",
-    "failed",
-    "held",
-    "written",
-)
+PENDING, SENDING, SENT = OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT
+FAILED, HELD, WRITTEN = OutboxStatus.FAILED, OutboxStatus.HELD, OutboxStatus.WRITTEN
 BACKOFF_BASE_S = 10.0  # first retry after 5-10 s, doubling per attempt
 BACKOFF_CAP_S = 3600.0  # never wait more than an hour between attempts
 LEASE_S = 300.0  # > the longest send: connect + timeouts + the Retry-After waits we sit out
@@ -86,19 +81,10 @@ def alert_id(shift_id: str, channel: str) -> str:
     return "alert-" + digest[:20]
 
 
-def configured_channels(settings: Settings) -> tuple[str, ...]:
-    """Return the channels settings configure: slack with a webhook, email with an SMTP host."""
-    out = []
-    if settings.slack() is not None:
-        out.append("slack")
-    if settings.smtp() is not None:
-        out.append("email")
-    return tuple(out)
-
-
-def alert_rows(shift: r.Shift, channels: Collection[str], now: datetime) -> list[dict[str, Any]]:
+def alert_rows(shift: r.Shift, routing: r.AlertRouting, now: datetime) -> list[dict[str, Any]]:
     """Return the alert rows a shift deserves: none unless confirmed and new, else one per
     known channel, pending where configured and held where not."""
+    channels = routing.configured
     if not shift.confirmed or shift.retroactive:
         return []
     return [
@@ -112,46 +98,34 @@ def alert_rows(shift: r.Shift, channels: Collection[str], now: datetime) -> list
             "attempts": 0,
             "created_at": now,
         }
-        for channel in CHANNELS
+        for channel in routing.known
     ]
 
 
 def record_shifts(
-    session: Session, shifts: Sequence[r.Shift], channels: Sequence[str], run_id: str | None
+    session: Session, shifts: Sequence[r.Shift], routing: r.AlertRouting, run_id: str | None
 ) -> int:
     """Insert shifts and their alerts in the caller's transaction; return how many alerts
     were queued for delivery (new `pending` rows). A possible shift recorded earlier and now
     confirmed (same id) is updated and gets its alerts now."""
-    unknown = set(channels) - set(CHANNELS)
+    unknown = set(routing.configured) - set(routing.known)
     if unknown:
-        raise ValueError(f"unknown alert channels {sorted(unknown)}: use {', '.join(CHANNELS)}")
+        known = ", ".join(routing.known)
+        raise ValueError(f"unknown alert channels {sorted(unknown)}: use {known}")
     now = utcnow()
-    insert_ignore(session, t.Shift, [store.shift_row(s, run_id) for s in shifts])
+    insert_ignore(session, t.Shift, [shift_row(s, run_id) for s in shifts])
     _confirm(session, [s for s in shifts if s.confirmed], run_id)
-    rows = [row for s in shifts for row in alert_rows(s, channels, now)]
+    rows = [row for s in shifts for row in alert_rows(s, routing, now)]
     if not rows:
         return 0
     new = set(_insert_returning_ids(session, rows))
     return sum(1 for row in rows if row["id"] in new and row["status"] == PENDING)
 
 
-def announcer(
-    settings: Settings, run_id: str | None
-) -> Callable[[Session, Sequence[r.Shift]], int]:
-    """Return the callback the positions step runs inside its transaction: it queues the
-    alerts of the shifts to announce on the channels configured now."""
-    channels = configured_channels(settings)
-
-    def announce(session: Session, shifts: Sequence[r.Shift]) -> int:
-        return record_shifts(session, shifts, channels, run_id)
-
-    return announce
-
-
 def _confirm(session: Session, shifts: Sequence[r.Shift], run_id: str | None) -> None:
     """Mark stored possible shifts confirmed, with the evidence that confirmed them."""
     for s in shifts:
-        row = store.shift_row(s, run_id)
+        row = shift_row(s, run_id)
         session.execute(
             update(t.Shift)
             .where(t.Shift.id == s.id, t.Shift.confirmed.is_(False))
@@ -172,10 +146,10 @@ def _insert_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[
     return list(session.execute(statement.returning(t.Alert.id)).scalars())
 
 
-def _due(now: datetime, channels: Collection[str], exclude: Collection[str]) -> Any:
-    """Return the condition of rows a deliverer may claim now."""
+def _due(now: datetime, channels: Collection[str] | None, exclude: Collection[str]) -> Any:
+    """Return the condition of rows a deliverer may claim now (of `channels`; None: any)."""
     condition = and_(
-        t.Alert.channel.in_(list(channels)),
+        t.Alert.channel.in_(list(channels)) if channels is not None else true(),
         or_(
             and_(
                 t.Alert.status == PENDING,
@@ -194,11 +168,11 @@ def claim_alerts(
     lease_s: float,
     now: datetime,
     *,
-    channels: Collection[str] = CHANNELS,
+    channels: Collection[str] | None = None,
     exclude: Collection[str] = (),
 ) -> list[Claim]:
     """Return up to `limit` due alerts, leased to `owner` until `now + lease_s`."""
-    if not channels or limit < 1:
+    if (channels is not None and not channels) or limit < 1:
         return []
     until = now + timedelta(seconds=lease_s)
     due = _due(now, channels, exclude)
@@ -321,7 +295,8 @@ def mark_failed(
             "lease_owner": None,
             "next_attempt_at": now + timedelta(seconds=wait),
         }
-        _finish(engine, claim, values, "retry", f"{reason} (next try in {wait:.0f}s)", now)
+        wait_note = f"{reason} (next try in {wait:.0f}s)"
+        _finish(engine, claim, values, DeliveryOutcome.RETRY, wait_note, now)
         return PENDING
     why = f"gave up after {claim.attempt} attempts: {reason}" if transient else reason
     _finish(engine, claim, {"status": FAILED, "last_error": why[:ERROR_CHARS]}, FAILED, why, now)

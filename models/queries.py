@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
+from shiftwatch.analysis.language.translation import MT_THRESHOLD
 from shiftwatch.models import reports
 from shiftwatch.models import tables as t
 from shiftwatch.views import DigestData, DocumentView, EvidenceView, ShiftView
@@ -276,7 +277,7 @@ def _health(session: Session, since: datetime | None) -> dict[str, object]:
     rows = list(session.execute(docs))
     languages = Counter(r[0] for r in rows)
     duplicates = sum(1 for r in rows if r[1])
-    mt = sum(1 for r in rows if r[2] >= 0.5)
+    mt = sum(1 for r in rows if r[2] >= MT_THRESHOLD)
     return {
         "documents": f"{len(rows) - duplicates} original, {duplicates} duplicate, "
         f"{session.execute(rejected).scalar()} rejected",

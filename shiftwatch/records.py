@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class SourceKind(StrEnum):
@@ -65,6 +66,35 @@ class RejectReason(StrEnum):
     HTTP_ERROR = "http_error"  # a status the fetcher cannot use
     BAD_DATE = "bad_date"  # an impossible or implausible date, refused (the item is kept)
     DUPLICATE = "duplicate"  # another item already holds this document's identity
+
+
+class OutboxStatus(StrEnum):
+    """Where an alert is in the outbox (stored as these strings)."""
+
+    PENDING = "pending"  # waiting to be sent (maybe after a backoff)
+    SENDING = "sending"  # leased to a deliverer
+    SENT = "sent"
+    FAILED = "failed"  # gave up, with the reason
+    HELD = "held"  # its channel was not configured when the shift was recorded: never sent
+    WRITTEN = "written"  # --no-deliver wrote its payload to a file: never sent
+
+
+class DeliveryOutcome(StrEnum):
+    """What one delivery attempt did (the `deliveries` table)."""
+
+    SENT = "sent"
+    WRITTEN = "written"
+    RETRY = "retry"
+    FAILED = "failed"
+    LEASE_LOST = "lease-lost"  # sent, but another deliverer had taken the alert over
+
+
+class RunStatus(StrEnum):
+    """How a run stands (the `runs` table)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"  # it died; a later run carried its documents through
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -241,3 +271,59 @@ class Alert:
     shift_id: str
     channel: str
     dedupe_key: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertRouting:
+    """Which channels exist (`known`, in order) and which are configured now: a recorded
+    shift gets one alert per known channel, pending where configured, held elsewhere."""
+
+    known: tuple[str, ...]
+    configured: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceRef:
+    """A source a run reads (folder, feed), as stored before its first fetch."""
+
+    id: str
+    kind: str
+    url: str
+    name: str | None = None
+    language_hint: str | None = None
+    fetch_full_article: bool = False
+    poll_interval_s: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedHealth:
+    """A polled feed's health as `shiftwatch feeds health` shows it."""
+
+    url: str
+    name: str | None
+    status: str
+    last_fetched_at: datetime | None
+    next_poll_at: datetime | None
+    failures: int
+    error_score: float
+    last_error: str | None
+
+
+class StoredSignature(NamedTuple):
+    """A stored document's MinHash signature (bytes), as the dedupe index is rebuilt from."""
+
+    document_id: str
+    minhash: bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredText:
+    """What clustering needs of a stored document."""
+
+    id: str
+    text: str
+    body_end: int | None
+    mt_score: float | None
+    published_at: datetime | None
+    cluster_id: str | None
+    duplicate_of: str | None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -104,3 +105,16 @@ class DigestData:
     timeline: TimelineChart | None = None  # rendered as SVG by render/timeline.py
     sources: tuple[tuple[str, int], ...] = ()  # (source, documents), busiest first
     until: datetime | None = None  # end of the window (None: up to generated_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One thing to tell people (a shift's alert, a digest), in every form a channel sends.
+
+    `render/` builds it; each channel (`connectors/channels/`) encodes the form it needs.
+    """
+
+    subject: str  # email subject
+    text: str  # plain text
+    html: str  # HTML body
+    slack: Mapping[str, Any]  # Slack Block Kit webhook body

@@ -17,8 +17,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from shiftwatch.models import outbox, store
+from shiftwatch.models import documents as document_store
 from shiftwatch.models.db import session_scope
+from shiftwatch.pipeline.deliver import record_shifts
 from shiftwatch.records import Document, Shift, Stance, StanceObservation
 from shiftwatch.settings import Settings
 
@@ -101,7 +102,7 @@ def shift(
 def save_documents(engine: Any, title_day2: str = "Moscow ready to talk arms control") -> None:
     """Store the two documents the standard shift quotes."""
     with session_scope(engine) as session:
-        store.save_documents(
+        document_store.save_documents(
             session,
             [
                 document("doc-day1", DAY1, "Ryabkov rejects talks"),
@@ -114,7 +115,7 @@ def save_documents(engine: Any, title_day2: str = "Moscow ready to talk arms con
 def record(engine: Any, shifts: Sequence[Shift], channels: Sequence[str]) -> int:
     """Record shifts and their alerts in one transaction."""
     with session_scope(engine) as session:
-        return outbox.record_shifts(session, shifts, channels, "run-test")
+        return record_shifts(session, shifts, channels, "run-test")
 
 
 def settings(url: str, tmp_path: Path, **overrides: Any) -> Settings:

@@ -32,12 +32,20 @@ from typing import Any
 import yaml
 
 from shiftwatch.analysis.analyzer import Analyzer
+from shiftwatch.connectors.channels.slack import SlackChannel
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.files import read_folder
-from shiftwatch.flows import deliver
-from shiftwatch.flows.deliver import channels_for, close_channels, deliver_pending, owner_id
-from shiftwatch.models import outbox, store
+from shiftwatch.models import outbox
+from shiftwatch.models import sources as source_store
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.deliver import (
+    announcer,
+    channels_for,
+    close_channels,
+    deliver_pending,
+    owner_id,
+)
 from shiftwatch.pipeline.feeds import poll_feeds
 from shiftwatch.pipeline.ingest import ingest_items
 from shiftwatch.pipeline.positions import update_positions
@@ -129,10 +137,10 @@ def arm(crash_at: str | None) -> None:
         setattr(owner, name, wrapped)
 
     targets = {
-        "ingest-write": (store, "save_stances", lambda _: True),
+        "ingest-write": (stance_store, "save_stances", lambda _: True),
         "positions-write": (outbox, "record_shifts", lambda _: True),
         "after-claim": (outbox, "claim_alerts", bool),
-        "after-send": (deliver.SlackChannel, "send", lambda _: True),
+        "after-send": (SlackChannel, "send", lambda _: True),
     }
     owner, name, when = targets[crash_at]
     after(owner, name, when)
@@ -150,7 +158,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
     engine = open_database(database_url)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with session_scope(engine) as session:
-        store.start_run(session, run_id, "monitor", None)
+        source_store.start_run(session, run_id, "monitor", None)
     phase("fetch")
     folder = read_folder(seeds, max_bytes=settings.max_document_bytes)
     polled = poll_feeds(engine, [FeedConfig(url=feed_url)], settings, force=True)
@@ -161,7 +169,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
         die()
     phase("positions")
     positions = update_positions(engine, result.pairs, result.new_document_ids, run_id,
-                                 outbox.announcer(settings, run_id))  # fmt: skip
+                                 announcer(settings, run_id))  # fmt: skip
     phase("deliver")
     channels = channels_for(settings, write_only=False)
     try:
@@ -176,7 +184,7 @@ def run_once(database_url: str, seeds: str, feed_url: str, *, crash_at: str | No
     finally:
         close_channels(channels)
     with session_scope(engine) as session:
-        store.finish_run(session, run_id, "completed", {}, [])
+        source_store.finish_run(session, run_id, "completed", {}, [])
     engine.dispose()
     phase("done")
     return {"new": len(result.new_document_ids), "shifts": len(positions.shifts),

@@ -23,10 +23,12 @@ from alerting_support import (
 from conftest import FIXTURES
 from sqlalchemy import select
 
-from shiftwatch.flows.deliver import run_delivery
-from shiftwatch.models import outbox, store
+from shiftwatch.models import documents as document_store
+from shiftwatch.models import outbox
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.deliver import configured_channels, record_shifts, run_delivery
 from shiftwatch.records import Shift, Stance
 
 CASE = FIXTURES / "alerts"
@@ -84,9 +86,9 @@ def _run(engine, cfg, watchlist, day: int) -> None:
             )
         )
     with session_scope(engine) as session:  # one transaction: news, shifts and their alerts
-        store.save_documents(session, docs, f"run-day{day}")
-        store.save_stances(session, stances)
-        outbox.record_shifts(session, shifts, outbox.configured_channels(cfg), f"run-day{day}")
+        document_store.save_documents(session, docs, f"run-day{day}")
+        stance_store.save_stances(session, stances)
+        record_shifts(session, shifts, configured_channels(cfg), f"run-day{day}")
     run_delivery(engine, cfg, watchlist, owner=f"run-day{day}")
 
 
@@ -125,7 +127,7 @@ def test_two_deliveries_at_once_send_each_alert_once(
     inbox, port, hook = servers
     cfg = _config(database_url, tmp_path, port, hook)
     with session_scope(engine) as session:
-        store.save_documents(
+        document_store.save_documents(
             session, [document("doc-day1", DAY1, "t"), document("doc-day2", DAY2, "t")], "r"
         )
         shifts = [
@@ -141,7 +143,7 @@ def test_two_deliveries_at_once_send_each_alert_once(
             )
             for i in range(6)
         ]
-        outbox.record_shifts(session, shifts, ["slack", "email"], "r")
+        record_shifts(session, shifts, ["slack", "email"], "r")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -237,8 +239,8 @@ def test_the_delivery_task_retries_a_transient_failure(
     engine = open_database(url)
     cfg = settings(url, tmp_path, slack_webhook_url=httpserver.url_for(HOOK))
     with session_scope(engine) as session:
-        store.save_documents(session, [document("doc-day2", DAY2, "t")], "r")
-        outbox.record_shifts(
+        document_store.save_documents(session, [document("doc-day2", DAY2, "t")], "r")
+        record_shifts(
             session,
             [
                 Shift(

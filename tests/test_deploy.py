@@ -153,7 +153,7 @@ def test_serve_command_rejects_an_unknown_timezone(monkeypatch, tmp_path):
 
 
 def test_run_title_says_what_the_run_did():
-    from shiftwatch.flows.runs import monitor_run_title
+    from shiftwatch.pipeline.monitor import monitor_run_title
 
     summary = {"new": 5, "unchanged": 3, "duplicate": 1, "rejected": 2, "shifts": 1}
     sources = [{"status": "ok"}, {"status": "failed"}]

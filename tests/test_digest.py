@@ -23,7 +23,9 @@ from alerting_support import (
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from shiftwatch.models import store
+from shiftwatch.models import documents as document_store
+from shiftwatch.models import sources as source_store
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.models.queries import digest_data
@@ -190,10 +192,10 @@ def test_the_email_digest_carries_text_and_html():
 def _store_news(engine) -> None:
     save_documents(engine)
     with session_scope(engine) as session:
-        store.save_documents(
+        document_store.save_documents(
             session, [document("doc-copy", DAY2, "Copy", "https://www.rt.example/a")], "run-test"
         )
-        store.save_mentions(
+        document_store.save_mentions(
             session,
             [
                 Mention(
@@ -207,15 +209,15 @@ def _store_news(engine) -> None:
                 for d in ("doc-day1", "doc-day2")
             ],
         )
-        store.save_stances(
+        stance_store.save_stances(
             session,
             [
                 observation("doc-day1", Stance.OPPOSES, DAY1, "We reject these talks."),
                 observation("doc-day2", Stance.OPEN, DAY2, "Ready to discuss.", mt=True),
             ],
         )
-        store.start_run(session, "run-a", "monitor", None)
-        store.finish_run(
+        source_store.start_run(session, "run-a", "monitor", None)
+        source_store.finish_run(
             session,
             "run-a",
             "completed",

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from shiftwatch.connectors.smtp import SmtpMailer, build_message, message_id
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
-from shiftwatch.flows.deliver import run_delivery
+from shiftwatch.pipeline.deliver import run_delivery
 from shiftwatch.render.alerts import email_alert
 from shiftwatch.settings import SmtpSettings
 from shiftwatch.views import EvidenceView, ShiftView

@@ -36,9 +36,10 @@ from werkzeug import Request, Response
 from shiftwatch.connectors.feed_parser import parse_feed, raw_items
 from shiftwatch.connectors.files import read_folder
 from shiftwatch.connectors.http import Fetcher, FetchRefusedError
-from shiftwatch.models import outbox, queries
+from shiftwatch.models import queries
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.deliver import announcer
 from shiftwatch.pipeline.feeds import fetch_policy
 from shiftwatch.pipeline.ingest import ingest_items
 from shiftwatch.pipeline.positions import update_positions
@@ -577,9 +578,9 @@ def test_injected_titles_and_quotes_arrive_escaped(tmp_path: Path, db, analyzer,
     batch = read_folder(folder, max_bytes=settings.max_document_bytes)
     result = ingest_items(db, analyzer, batch.items, "run-inject", batch.rejected)
     positions = update_positions(db, result.pairs, result.new_document_ids, "run-inject",
-                                 outbox.announcer(settings, "run-inject"))  # fmt: skip
+                                 announcer(settings, "run-inject"))  # fmt: skip
     assert positions.announced, "the two documents must make one announced shift"
-    from shiftwatch.flows.deliver import run_delivery
+    from shiftwatch.pipeline.deliver import run_delivery
 
     report = run_delivery(db, settings, watchlist, owner="test", write_only=True)
     assert report.written == 2, report

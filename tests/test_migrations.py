@@ -27,7 +27,7 @@ from sqlalchemy import func as sql_func
 from sqlalchemy.engine import Engine
 
 from shiftwatch.connectors.files import read_folder
-from shiftwatch.models import outbox, queries
+from shiftwatch.models import queries
 from shiftwatch.models.db import (
     alembic_config,
     downgrade,
@@ -36,6 +36,7 @@ from shiftwatch.models.db import (
     open_database,
     session_scope,
 )
+from shiftwatch.pipeline.deliver import announcer
 from shiftwatch.pipeline.ingest import ingest_items
 from shiftwatch.pipeline.positions import update_positions
 from shiftwatch.settings import Settings
@@ -138,7 +139,7 @@ def ingest_seeds(engine: Engine, analyzer: Any, run_id: str) -> int:
     result = ingest_items(engine, analyzer, batch.items, run_id, batch.rejected)
     settings = Settings(slack_webhook_url="https://hooks.slack.example/T/B/x")
     update_positions(engine, result.pairs, result.new_document_ids, run_id,
-                     outbox.announcer(settings, run_id))  # fmt: skip
+                     announcer(settings, run_id))  # fmt: skip
     return len(result.new_document_ids)
 
 

@@ -16,11 +16,17 @@ from alerting_support import record, save_documents, settings, shift
 from sqlalchemy import func, select
 
 from shiftwatch.errors import TransientDeliveryError
-from shiftwatch.flows.deliver import channels_for, close_channels, deliver_pending, run_delivery
 from shiftwatch.models import outbox
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import session_scope
 from shiftwatch.models.tables import utcnow
+from shiftwatch.pipeline.deliver import (
+    channels_for,
+    close_channels,
+    deliver_pending,
+    record_shifts,
+    run_delivery,
+)
 from shiftwatch.views import ShiftView
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,14 +119,14 @@ def test_evidence_items_say_which_side_they_are_on(engine):
 
 def test_shift_and_alerts_land_in_the_callers_transaction(engine):
     with pytest.raises(RuntimeError), session_scope(engine) as session:
-        outbox.record_shifts(session, [shift()], ["slack"], "run-x")
+        record_shifts(session, [shift()], ["slack"], "run-x")
         raise RuntimeError("the positions step failed after recording")
     assert (_count(engine, t.Shift), _count(engine, t.Alert)) == (0, 0)
 
 
 def test_unknown_channel_is_refused(engine):
     with pytest.raises(ValueError, match="unknown alert channels"), session_scope(engine) as s:
-        outbox.record_shifts(s, [shift()], ["pager"], None)
+        record_shifts(s, [shift()], ["pager"], None)
 
 
 # --- claiming, leases, retries ---------------------------------------------------------------
@@ -265,7 +271,8 @@ def test_no_deliver_writes_the_exact_payloads_and_never_sends_them_later(
 
 CRASHER = """
 import os, signal, sys
-from shiftwatch.flows import deliver
+from shiftwatch.connectors.channels.slack import SlackChannel
+from shiftwatch.pipeline import deliver
 from shiftwatch.models import outbox
 from shiftwatch.models.db import open_database
 from shiftwatch.watchlist import load_watchlist
@@ -273,7 +280,7 @@ from shiftwatch.settings import Settings
 
 url, hook, where = sys.argv[1:4]
 engine = open_database(url)
-real_mark_sent, real_send = outbox.mark_sent, deliver.SlackChannel.send
+real_mark_sent, real_send = outbox.mark_sent, SlackChannel.send
 
 def crash():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -289,7 +296,7 @@ def send_then_crash(self, body):
 if where == "after-record":
     outbox.mark_sent = mark_then_crash
 else:
-    deliver.SlackChannel.send = send_then_crash
+    SlackChannel.send = send_then_crash
 settings = Settings(database_url=url, slack_webhook_url=hook, slack_min_interval_s=0,
                     smtp_host=None)
 wl = load_watchlist(sys.argv[4])

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from shiftwatch.connectors.slack import SlackWebhook, retry_after_s
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
-from shiftwatch.flows.deliver import run_delivery
+from shiftwatch.pipeline.deliver import run_delivery
 from shiftwatch.render.alerts import digest_slack_payload, slack_alert_payload, slack_link
 from shiftwatch.settings import SlackSettings
 from shiftwatch.views import DigestData, EvidenceView, ShiftView

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, inspect, select
 
-from shiftwatch.models import store
+from shiftwatch.models import documents as document_store
+from shiftwatch.models import sources as source_store
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models import tables as t
 from shiftwatch.models.db import downgrade, migrate, open_database, session_scope
 from shiftwatch.records import (
@@ -96,9 +98,9 @@ def test_reinserting_the_same_batch_stores_nothing_twice(engine):
     )
     for expected_new in (3, 0):
         with session_scope(engine) as session:
-            assert store.save_documents(session, docs, "run-1") == expected_new
-            store.save_mentions(session, mentions)
-            store.save_stances(session, [stance])
+            assert document_store.save_documents(session, docs, "run-1") == expected_new
+            document_store.save_mentions(session, mentions)
+            stance_store.save_stances(session, [stance])
     assert (
         _count(engine, t.Document),
         _count(engine, t.Mention),
@@ -108,7 +110,7 @@ def test_reinserting_the_same_batch_stores_nothing_twice(engine):
 
 def test_times_round_trip_as_utc(engine):
     with session_scope(engine) as session:
-        store.save_documents(session, [_doc(1)], None)
+        document_store.save_documents(session, [_doc(1)], None)
     with session_scope(engine) as session:
         row = session.get(t.Document, "d1")
         assert row.published_at == NOW and row.published_at.tzinfo is not None
@@ -116,16 +118,16 @@ def test_times_round_trip_as_utc(engine):
 
 def test_known_hashes_and_existing_documents(engine):
     with session_scope(engine) as session:
-        store.save_documents(session, [_doc(i) for i in range(600)], None)  # > one chunk
+        document_store.save_documents(session, [_doc(i) for i in range(600)], None)  # > one chunk
     with session_scope(engine) as session:
-        assert store.known_raw_hashes(session, ["r1", "r599", "zzz"]) == {"r1", "r599"}
-        assert store.existing_documents(session, ["d5", "nope"]) == {"d5": "h5"}
+        assert document_store.known_raw_hashes(session, ["r1", "r599", "zzz"]) == {"r1", "r599"}
+        assert document_store.existing_documents(session, ["d5", "nope"]) == {"d5": "h5"}
 
 
 def test_replacing_a_changed_document_drops_what_hung_off_it(engine):
     with session_scope(engine) as session:
-        store.save_documents(session, [_doc(1)], None)
-        store.save_mentions(
+        document_store.save_documents(session, [_doc(1)], None)
+        document_store.save_mentions(
             session,
             [
                 Mention(
@@ -138,9 +140,9 @@ def test_replacing_a_changed_document_drops_what_hung_off_it(engine):
                 )
             ],
         )
-        store.save_signatures(session, {"d1": b"\x00\x01"})
+        document_store.save_signatures(session, {"d1": b"\x00\x01"})
     with session_scope(engine) as session:
-        store.replace_documents(session, ["d1"])
+        document_store.replace_documents(session, ["d1"])
     assert (_count(engine, t.Document), _count(engine, t.Mention), _count(engine, t.Signature)) == (
         0,
         0,
@@ -160,23 +162,26 @@ def test_rejections_are_recorded_once(engine):
     ]
     for _ in range(2):
         with session_scope(engine) as session:
-            store.save_rejections(session, rejected, "run")
+            document_store.save_rejections(session, rejected, "run")
     assert _count(engine, t.Rejection) == 1
 
 
 def test_signatures_round_trip(engine):
     with session_scope(engine) as session:
-        store.save_documents(session, [_doc(1), _doc(2)], None)
-        store.save_signatures(session, {"d1": b"abc", "d2": b"\x00\xff"})
+        document_store.save_documents(session, [_doc(1), _doc(2)], None)
+        document_store.save_signatures(session, {"d1": b"abc", "d2": b"\x00\xff"})
     with session_scope(engine) as session:
-        assert sorted(store.load_signatures(session)) == [("d1", b"abc"), ("d2", b"\x00\xff")]
+        assert sorted(document_store.load_signatures(session)) == [
+            ("d1", b"abc"),
+            ("d2", b"\x00\xff"),
+        ]
 
 
 def test_runs_are_recorded(engine):
     with session_scope(engine) as session:
-        store.start_run(session, "run-x", "monitor", None)
+        source_store.start_run(session, "run-x", "monitor", None)
     with session_scope(engine) as session:
-        store.finish_run(session, "run-x", "completed", {"new": 1}, [{"source_id": "s"}])
+        source_store.finish_run(session, "run-x", "completed", {"new": 1}, [{"source_id": "s"}])
     with session_scope(engine) as session:
         row = session.get(t.Run, "run-x")
         assert (row.status, row.counts, row.sources) == (
@@ -184,7 +189,7 @@ def test_runs_are_recorded(engine):
             {"new": 1},
             [{"source_id": "s"}],
         )
-        assert store.last_run_end(session, "monitor") is not None
+        assert source_store.last_run_end(session, "monitor") is not None
 
 
 @pytest.mark.parametrize("url", ["not a url", "mysql://"])

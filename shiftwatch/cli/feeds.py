@@ -110,13 +110,13 @@ def list_feeds(feeds_file: FileOption = None) -> None:
 def health(db: DbOption = None) -> None:
     """Show each polled feed's health: status, last fetch, next poll, failures, last error."""
     from shiftwatch.models.db import open_database, session_scope
-    from shiftwatch.models.store import feed_sources
+    from shiftwatch.models.sources import feed_health
     from shiftwatch.settings import load_settings
 
     try:
         engine = open_database(load_settings(database_url=db).database_url)
         with session_scope(engine) as session:
-            rows = feed_sources(session)
+            rows = feed_health(session)
         engine.dispose()
     except ShiftwatchError as exc:
         _fail(str(exc))

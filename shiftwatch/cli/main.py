@@ -15,13 +15,16 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shiftwatch.cli.feeds import feeds_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.render.digest import strip_controls
+
+if TYPE_CHECKING:
+    from shiftwatch.pipeline.monitor import RunSummary
 
 app = typer.Typer(
     add_completion=False,
@@ -180,7 +183,7 @@ def _digest_text(
     watchlist: Path | None,
     fmt: str,
     since: datetime | None,
-    summary: dict[str, Any] | None = None,
+    summary: RunSummary | None = None,
 ) -> str:
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.models.queries import digest_data
@@ -196,9 +199,9 @@ def _digest_text(
     text = render_digest(data, fmt)
     if summary is not None and fmt == "text":
         text += (
-            f"\nthis run: {summary['new']} new, {summary['duplicate']} duplicate, "
-            f"{summary['unchanged']} unchanged, {summary['rejected']} rejected "
-            f"in {summary['elapsed_s']:.1f}s\n"
+            f"\nthis run: {summary.new} new, {summary.duplicate} duplicate, "
+            f"{summary.unchanged} unchanged, {summary.rejected} rejected "
+            f"in {summary.elapsed_s:.1f}s\n"
         )
     return text
 

@@ -20,10 +20,10 @@ from shiftwatch.analysis.dedupe.clustering import (
     signature_of,
     signature_to_bytes,
 )
-from shiftwatch.models import store
+from shiftwatch.analysis.language.translation import MT_THRESHOLD
+from shiftwatch.models import documents as document_store
 from shiftwatch.models.db import Engine, Session, session_scope
-
-MT_TRANSLATED = 0.5  # a stored document scoring this much counts as a translation
+from shiftwatch.records import StoredText
 
 
 @dataclass
@@ -33,16 +33,15 @@ class ClusterResult:
     plan: DedupePlan | None = None
 
 
-def _stored_item(row: dict[str, object]) -> DedupeItem:
-    text = str(row["text"])
-    end = row["body_end"]
+def _stored_item(stored: StoredText) -> DedupeItem:
+    end = stored.body_end
     return DedupeItem(
-        id=str(row["id"]),
-        text=text[:end] if isinstance(end, int) else text,
-        published_at=row["published_at"],  # type: ignore[arg-type]
-        translated=float(row["mt_score"] or 0) >= MT_TRANSLATED,  # type: ignore[arg-type]
-        cluster_id=row["cluster_id"],
-        duplicate_of=row["duplicate_of"],  # type: ignore[arg-type]
+        id=stored.id,
+        text=stored.text[:end] if isinstance(end, int) else stored.text,
+        published_at=stored.published_at,
+        translated=float(stored.mt_score or 0) >= MT_THRESHOLD,
+        cluster_id=stored.cluster_id,
+        duplicate_of=stored.duplicate_of,
     )
 
 
@@ -50,7 +49,7 @@ def load_index(engine: Engine, exclude: Sequence[str] = ()) -> DuplicateIndex:
     """Return the dedupe index of every stored signature (stale ones recomputed)."""
     skip = set(exclude)
     with session_scope(engine) as session:
-        rows = [(i, b) for i, b in store.load_signatures(session) if i not in skip]
+        rows = [(i, b) for i, b in document_store.load_signatures(session) if i not in skip]
     index = DuplicateIndex.from_rows(rows)
     if index.stale:
         _refresh_stale(engine, index)
@@ -59,10 +58,10 @@ def load_index(engine: Engine, exclude: Sequence[str] = ()) -> DuplicateIndex:
 
 def _refresh_stale(engine: Engine, index: DuplicateIndex) -> None:
     with session_scope(engine) as session:
-        for row in store.load_dedupe_rows(session, index.stale):
-            signature = signature_of(_stored_item(row).text)
-            store.replace_signature(session, str(row["id"]), signature_to_bytes(signature))
-            index.add(str(row["id"]), signature)
+        for stored in document_store.load_texts(session, index.stale):
+            signature = signature_of(_stored_item(stored).text)
+            document_store.replace_signature(session, stored.id, signature_to_bytes(signature))
+            index.add(stored.id, signature)
 
 
 def cluster_batch(
@@ -75,7 +74,7 @@ def cluster_batch(
 
     def load(ids: object) -> dict[str, DedupeItem]:
         with session_scope(engine) as session:
-            return {str(r["id"]): _stored_item(r) for r in store.load_dedupe_rows(session, ids)}
+            return {s.id: _stored_item(s) for s in document_store.load_texts(session, ids)}  # type: ignore[arg-type]
 
     plan = assign_clusters([dedupe_item(a.document) for a in analyses], index, load)
     decided = {d.document_id: d for d in plan.decisions}
@@ -97,6 +96,6 @@ def cluster_batch(
 
 def record_clusters(session: Session, result: ClusterResult) -> None:
     """Store the batch's signatures and move canonicals that changed (caller's transaction)."""
-    store.save_signatures(session, result.signatures)
+    document_store.save_signatures(session, result.signatures)
     for change in result.plan.canonical_changes if result.plan else ():
-        store.move_canonical(session, change.cluster_id, change.canonical_id)
+        document_store.move_canonical(session, change.cluster_id, change.canonical_id)

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from shiftwatch.connectors.feedlist import FeedConfig
 from shiftwatch.connectors.feeds import FeedOutcome, FeedState, fetch_feeds
 from shiftwatch.connectors.http import Fetcher, FetchPolicy
-from shiftwatch.models import store
+from shiftwatch.models import documents as document_store
+from shiftwatch.models import sources as source_store
 from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline.ingest import SourceCounts
-from shiftwatch.records import RawItem, Rejected
+from shiftwatch.records import RawItem, Rejected, SourceRef
 from shiftwatch.settings import Settings
 
 
@@ -55,16 +56,16 @@ def poll_feeds(
     """Poll the feeds that are due (all with `force`) and record their new state."""
     now = now or datetime.now(UTC)
     with session_scope(engine) as session:
-        store.ensure_sources(session, [_source_row(f) for f in feeds])
-        stored = store.load_source_states(session, [f.id for f in feeds])
-        unconfirmed = store.feeds_fetched_by_unfinished_runs(session, stored)
+        source_store.ensure_sources(session, [_source_row(f) for f in feeds])
+        stored = source_store.load_source_states(session, [f.id for f in feeds])
+        unconfirmed = source_store.feeds_fetched_by_unfinished_runs(session, stored)
     states = {k: FeedState.from_json(v) for k, v in stored.items()}
     for feed_id in unconfirmed:
         states[feed_id] = _refetch(states[feed_id])
     outcomes = asyncio.run(_poll(feeds, states, settings, now, force, engine))
     with session_scope(engine) as session:
         for outcome in outcomes:
-            store.save_source_state(session, outcome.feed_id, _state_columns(outcome))
+            source_store.save_source_state(session, outcome.feed_id, _state_columns(outcome))
     return _batch(outcomes)
 
 
@@ -85,22 +86,22 @@ async def _poll(
 ) -> list[FeedOutcome]:
     def is_known(item: RawItem) -> bool:
         with session_scope(engine) as session:
-            return bool(store.known_urls(session, [item.url]))
+            return bool(document_store.known_urls(session, [item.url]))
 
     async with Fetcher(fetch_policy(settings)) as fetcher:
         return await fetch_feeds(feeds, states, fetcher, now, force=force, is_known=is_known)
 
 
-def _source_row(feed: FeedConfig) -> dict[str, object]:
-    return {
-        "id": feed.id,
-        "kind": "feed",
-        "url": feed.url,
-        "name": feed.name,
-        "language_hint": feed.language,
-        "fetch_full_article": feed.fetch_full_article,
-        "poll_interval_s": feed.poll_interval_s,
-    }
+def _source_row(feed: FeedConfig) -> SourceRef:
+    return SourceRef(
+        id=feed.id,
+        kind="feed",
+        url=feed.url,
+        name=feed.name,
+        language_hint=feed.language,
+        fetch_full_article=feed.fetch_full_article,
+        poll_interval_s=feed.poll_interval_s,
+    )
 
 
 def _state_columns(outcome: FeedOutcome) -> dict[str, object]:

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shiftwatch.analysis.analyzer import Analysis, Analyzer
+from shiftwatch.analysis.language.translation import MT_THRESHOLD
 from shiftwatch.analysis.text.documents import build_document_with_notes, raw_hash
-from shiftwatch.models import queries, store
+from shiftwatch.models import documents as document_store
+from shiftwatch.models import queries
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline.cluster import ClusterResult, cluster_batch, record_clusters
 from shiftwatch.records import Document, RawItem, Rejected, RejectReason
-
-MT_FLAG = 0.5  # documents scoring at least this are counted as machine-translated
 
 
 @dataclass
@@ -102,10 +103,10 @@ def ingest_items(
         result.source(r.source_id).rejected += 1
     hashes = [raw_hash(i) for i in items]  # once: unchanged items cost one hash each
     with session_scope(engine) as session:
-        known = store.known_raw_hashes(session, hashes)
+        known = document_store.known_raw_hashes(session, hashes)
     docs, build_rejected = _decide(items, hashes, known, result)
     with session_scope(engine) as session:
-        existing = store.existing_documents(session, (d.id for d in docs))
+        existing = document_store.existing_documents(session, (d.id for d in docs))
         differing = [d.id for d in docs if d.id in existing and existing[d.id] != d.content_hash]
         owners = queries.document_owners(session, differing)
     changed: list[str] = []
@@ -138,11 +139,11 @@ def _write(
 ) -> None:
     analyses = clustered.analyses
     with session_scope(engine) as session:
-        store.replace_documents(session, changed)
-        store.save_documents(session, [a.document for a in analyses], run_id)
-        store.save_mentions(session, [m for a in analyses for m in a.mentions])
-        store.save_stances(session, [s for a in analyses for s in a.stances])
-        store.save_rejections(session, rejected, run_id)
+        document_store.replace_documents(session, changed)
+        document_store.save_documents(session, [a.document for a in analyses], run_id)
+        document_store.save_mentions(session, [m for a in analyses for m in a.mentions])
+        stance_store.save_stances(session, [s for a in analyses for s in a.stances])
+        document_store.save_rejections(session, rejected, run_id)
         record_clusters(session, clustered)
 
 
@@ -156,7 +157,7 @@ def _count(result: IngestResult, analyses: Sequence[Analysis]) -> None:
             counts.new += 1
         result.new_document_ids.append(doc.id)
         result.languages[doc.language] += 1
-        result.machine_translated += doc.mt_score >= MT_FLAG
+        result.machine_translated += doc.mt_score >= MT_THRESHOLD
         result.pairs.update((s.party_id, s.demand_id) for s in a.stances)
 
 
@@ -170,13 +171,13 @@ def reanalyze_since(
     """
     result = IngestResult()
     with session_scope(engine) as session:
-        docs = store.documents_since(session, since)
+        docs = document_store.documents_since(session, since)
     analyses = analyzer.analyze_batch(docs)
     with session_scope(engine) as session:
-        result.pairs |= store.replace_analysis(session, [d.id for d in docs])
-        store.update_descriptions(session, [a.document for a in analyses])
-        store.save_mentions(session, [m for a in analyses for m in a.mentions])
-        store.save_stances(session, [s for a in analyses for s in a.stances])
+        result.pairs |= document_store.replace_analysis(session, [d.id for d in docs])
+        document_store.update_descriptions(session, [a.document for a in analyses])
+        document_store.save_mentions(session, [m for a in analyses for m in a.mentions])
+        stance_store.save_stances(session, [s for a in analyses for s in a.stances])
     for a in analyses:
         result.source(a.document.source_id).reanalysed += 1
         result.new_document_ids.append(a.document.id)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from shiftwatch.analysis.positions.replay import build_timelines, observation_key, positions_of
 from shiftwatch.analysis.positions.shifts import detect_shifts
-from shiftwatch.models import store
+from shiftwatch.models import shifts as shift_store
+from shiftwatch.models import sources as source_store
+from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import Engine, Session, session_scope
 from shiftwatch.records import Shift
 
@@ -45,14 +47,14 @@ def update_positions(
         result.recovered = _recover(session, run_id, pairs, fresh_docs)
         if not pairs:
             return result
-        everything = store.load_stances(session, pairs)
+        everything = stance_store.load_stances(session, pairs)
         new = [o for o in everything if o.document_id in fresh_docs]
         new_keys = {observation_key(o) for o in new}
         history = [o for o in everything if observation_key(o) not in new_keys]
         timelines = build_timelines(everything)  # once, for the shifts and the positions
-        shifts = detect_shifts(history, new, store.load_shifts(session, pairs), timelines)
-        to_announce = store.save_shifts(session, shifts, run_id)
-        store.save_positions(session, positions_of(timelines), pairs)
+        shifts = detect_shifts(history, new, shift_store.load_shifts(session, pairs), timelines)
+        to_announce = shift_store.save_shifts(session, shifts, run_id)
+        stance_store.save_positions(session, positions_of(timelines), pairs)
         if announce is not None and to_announce:
             result.alerts_queued = announce(session, to_announce)
     result.shifts = [s.id for s in shifts]
@@ -70,11 +72,11 @@ def _recover(session: Session, run_id: str, pairs: set[tuple[str, str]], fresh: 
     Replaying them is idempotent: shifts already recorded are neither stored nor announced
     twice. Their runs are marked interrupted in this transaction, so they are replayed once.
     """
-    orphans = store.unfinished_run_documents(session, run_id)
+    orphans = source_store.unfinished_run_documents(session, run_id)
     if not orphans:
         return 0
     recovered = {d for ids in orphans.values() for d in ids}
     fresh.update(recovered)
-    pairs.update(store.stance_pairs(session, recovered))
-    store.mark_runs_interrupted(session, list(orphans))
+    pairs.update(stance_store.stance_pairs(session, recovered))
+    source_store.mark_runs_interrupted(session, list(orphans))
     return len(recovered)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shiftwatch.render.digest import escape_slack, render_digest, safe_url, template
-from shiftwatch.views import DigestData, EvidenceView, ShiftView
+from shiftwatch.views import DigestData, EvidenceView, Message, ShiftView
 
 QUOTE_CHARS = 600  # longer quotes are cut: a Slack section holds 3,000 characters
 EVIDENCE_PER_SIDE = 3  # quotes shown before and after the shift; the rest are counted
@@ -202,4 +202,23 @@ def email_digest(data: DigestData) -> EmailContent:
         ),
         text=render_digest(data, "text"),
         html=render_digest(data, "html"),
+    )
+
+
+def alert_message(shift: ShiftView, key: str) -> Message:
+    """Return a shift's alert in every form a channel sends (Slack blocks, email text + HTML)."""
+    email = email_alert(shift, key)
+    return Message(
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        slack=slack_alert_payload(shift, key),
+    )
+
+
+def digest_message(data: DigestData) -> Message:
+    """Return the digest in every form a channel sends."""
+    email = email_digest(data)
+    return Message(
+        subject=email.subject, text=email.text, html=email.html, slack=digest_slack_payload(data)
     )
