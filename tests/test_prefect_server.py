@@ -104,8 +104,11 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_server(home: Path, database_url: str) -> Iterator[dict[str, Any]]:
-    """Run `prefect server start` on a free loopback port; yield its API URL; stop it."""
+def running_server(
+    home: Path, database_url: str, scheduler: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Run `prefect server start` on a free loopback port; yield its API URL; stop it. With
+    `scheduler`, the server's scheduler runs every few seconds, as in production but faster."""
     port = _free_port()
     env = _clean_env(
         PREFECT_HOME=str(home),
@@ -113,8 +116,9 @@ def running_server(home: Path, database_url: str) -> Iterator[dict[str, Any]]:
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_UI_ENABLED="false",  # the UI is scripts/screenshot-ui's business
-        # No scheduled runs: only the runs this test triggers may reach the worker.
-        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        # No scheduled runs unless asked: only the runs a test triggers may reach the worker.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="true" if scheduler else "false",
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="3",
     )
     log = home / "server.log"
     proc = _start([PREFECT, "server", "start"], env, log, home)
