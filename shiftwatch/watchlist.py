@@ -125,6 +125,8 @@ class Watchlist(BaseModel):
             if (kind, entry.id) in seen:
                 raise ValueError(f"duplicate {kind} id {entry.id!r}")
             seen.add((kind, entry.id))
+        if not self.parties or not self.demands:
+            raise ValueError("a watchlist needs at least one party and one demand")
         return self
 
     def entries(self) -> Iterator[tuple[str, _Entry]]:
@@ -188,3 +190,49 @@ def load_watchlist(path: str | Path) -> Watchlist:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"watchlist {path}: {where}: {first['msg']}") from None
+
+
+def watchlist_problems(path: str | Path) -> list[str]:
+    """Return every problem of the watchlist at `path`, one `FILE:LINE: where: message` line
+    each (empty: it loads). For `shiftwatch watchlist check`: all problems at once, where
+    `load_watchlist` stops at the first."""
+    path = Path(path)
+    try:
+        load_watchlist(path)
+    except ConfigError as exc:
+        first = str(exc)
+    else:
+        return []
+    try:
+        text = read_regular_file(path, max_bytes=MAX_WATCHLIST_BYTES, follow_links=True).decode()
+        data = load_yaml(text, max_nodes=MAX_WATCHLIST_NODES)
+        Watchlist.model_validate(data)
+    except ValidationError as exc:
+        root = yaml.compose(text)
+        return [
+            f"{path}:{_line_of(root, e['loc'])}: {'.'.join(map(str, e['loc'])) or '(top)'}: "
+            f"{e['msg']}"
+            for e in exc.errors()
+        ]
+    except Exception:  # unreadable, not YAML, not a mapping: the loader's one line says it
+        return [first]
+    return [first]
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[object, ...]) -> int:
+    """Return the 1-based line of the YAML node a validation error's location points to."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

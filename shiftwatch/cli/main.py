@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shiftwatch.cli.feeds import feeds_app
+from shiftwatch.cli.watchlist import watchlist_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.render.digest import strip_controls
 
@@ -32,6 +33,7 @@ app = typer.Typer(
     help="Monitor news for shifts in negotiating positions.",
 )
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(watchlist_app, name="watchlist")
 
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
