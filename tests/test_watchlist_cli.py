@@ -52,3 +52,9 @@ def test_empty_party_or_demand_lists_are_errors(tmp_path):
     done = _run("watchlist", "check", "empty.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert "at least one party and one demand" in done.stderr
+
+
+def test_version_and_completion_are_offered(tmp_path):
+    done = _run("--version", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("shiftwatch ")
+    assert "--show-completion" in _run("--help", cwd=tmp_path).stdout

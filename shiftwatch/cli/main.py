@@ -28,12 +28,31 @@ if TYPE_CHECKING:
     from shiftwatch.pipeline.monitor import RunSummary
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Monitor news for shifts in negotiating positions.",
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(watchlist_app, name="watchlist")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"shiftwatch {version('shiftwatch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Monitor news for shifts in negotiating positions."""
 
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
