@@ -54,6 +54,7 @@ def main(
 ) -> None:
     """Monitor news for shifts in negotiating positions."""
 
+
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
