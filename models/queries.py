@@ -65,7 +65,16 @@ EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
     ),
     "positions": (
         t.Position,
-        ("party_id", "demand_id", "stance", "since", "observations", "confidence"),
+        (
+            "party_id",
+            "demand_id",
+            "stance",
+            "since",
+            "observations",
+            "confidence",
+            "possible_change",
+            "possible_since",
+        ),
         ("party_id", "demand_id"),
     ),
     "shifts": (
@@ -156,6 +165,18 @@ def digest_data(
             (p.party_id, p.demand_id): p.stance
             for p in session.execute(select(t.Position)).scalars()
         },
+        possible=tuple(
+            (
+                names.get(("party", p.party_id), p.party_id),
+                names.get(("demand", p.demand_id), p.demand_id),
+                p.stance,
+                p.possible_change,
+                p.possible_since,
+            )
+            for p in session.execute(
+                select(t.Position).where(t.Position.possible_change.is_not(None))
+            ).scalars()
+        ),
         health=health
         if health is not None
         else {**_health(session, since), **reports.source_failures(session, since, until)},

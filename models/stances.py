@@ -133,6 +133,8 @@ def save_positions(
                 "observations": p.observations,
                 "confidence": p.confidence,
                 "updated_at": utcnow(),
+                "possible_change": str(p.possible_change) if p.possible_change else None,
+                "possible_since": p.possible_since,
             }
             for p in positions
         ],

@@ -148,6 +148,8 @@ class Position(SQLModel, table=True):
     observations: int = 0
     confidence: float = 0.0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    possible_change: str | None = None  # a held change of stance, awaiting confirmation
+    possible_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Shift(SQLModel, table=True):

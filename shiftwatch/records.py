@@ -247,6 +247,9 @@ class Position:
     since: datetime | None
     observations: int
     confidence: float
+    # A change held, not yet confirmed ("supports — possible change to opposes since ...")
+    possible_change: Stance | None = None
+    possible_since: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

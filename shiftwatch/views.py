@@ -102,6 +102,8 @@ class DigestData:
     health: Mapping[str, object] = field(default_factory=dict)
     rejections: tuple[tuple[str, str, str], ...] = ()  # (item, reason, detail)
     statements_by_venue: Mapping[str, int] = field(default_factory=dict)
+    # Held changes: (party, demand, stance, possible stance, since), display names
+    possible: tuple[tuple[str, str, str, str, datetime | None], ...] = ()
     timeline: TimelineChart | None = None  # rendered as SVG by render/timeline.py
     sources: tuple[tuple[str, int], ...] = ()  # (source, documents), busiest first
     until: datetime | None = None  # end of the window (None: up to generated_at)

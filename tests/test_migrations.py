@@ -144,7 +144,11 @@ def ingest_seeds(engine: Engine, analyzer: Any, run_id: str) -> int:
 
 
 # Columns a later revision adds: a way down and back up cannot keep what they held.
-ADDED_LATER = {("stances", "basis")}
+ADDED_LATER = {
+    ("stances", "basis"),
+    ("positions", "possible_change"),
+    ("positions", "possible_since"),
+}
 
 
 def dump(engine: Engine) -> dict[str, list[tuple[str, ...]]]:

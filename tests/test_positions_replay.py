@@ -58,3 +58,18 @@ def test_undated_evidence_never_anchors_or_dates_a_shift():
     change = timeline.changes[-1]
     assert (change.from_stance, change.to_stance) == (Stance.SUPPORTS, Stance.OPPOSES)
     assert change.anchor.at == later.published_at
+
+
+def test_a_held_change_is_shown_beside_the_position():
+    from dataclasses import replace
+
+    first = obs("lavrov", Stance.SUPPORTS, day=3, doc="a")
+    weak = replace(obs(None, Stance.OPPOSES, day=7, doc="b"), confidence=0.45)
+    timeline = build_timeline([first, weak])
+    position = timeline.position
+    assert position is not None and position.stance == Stance.SUPPORTS
+    assert position.possible_change == Stance.OPPOSES
+    assert position.possible_since == weak.published_at
+    confirmed = build_timeline([first, weak, obs(None, Stance.OPPOSES, day=9, doc="c")]).position
+    assert confirmed is not None and confirmed.stance == Stance.OPPOSES
+    assert confirmed.possible_change is None

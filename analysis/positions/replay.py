@@ -224,6 +224,7 @@ def _position(
     last = settled[-1]
     start = units.index(last.anchor)
     backing = [u for u in units[start:] if u.stance == last.to_stance]
+    held = [c for c in changes[changes.index(last) + 1 :] if not c.confirmed]
     return Position(
         party_id=party_id,
         demand_id=demand_id,
@@ -231,6 +232,8 @@ def _position(
         since=last.anchor.at,
         observations=sum(len(u.observations) for u in backing),
         confidence=round(max(u.weight for u in backing), 3),
+        possible_change=held[-1].to_stance if held else None,
+        possible_since=held[-1].anchor.at if held else None,
     )
 
 
