@@ -246,6 +246,8 @@ def _evidence(
                 url=doc.url if doc else "",
                 published_at=doc.published_at if doc else None,
                 machine_translated=bool(item.get("machine_translated")),
+                basis=str(item.get("basis") or ""),
+                reported=bool(item.get("reported")),
             )
         )
     return tuple(out)

@@ -75,6 +75,8 @@ class EvidenceView:
     url: str
     published_at: datetime | None
     machine_translated: bool
+    basis: str = ""  # why the tool read it so: the cue, the holder rule (stance `basis`)
+    reported: bool = False  # an outlet's report of what a party said, not the party's words
 
 
 @dataclass(frozen=True, kw_only=True)

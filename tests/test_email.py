@@ -276,3 +276,15 @@ def test_an_alert_is_mailed_once_escaped(engine, database_url, watchlist, tmp_pa
     assert "<script>" not in html and "&lt;!channel&gt;" in html
     assert message["X-Shiftwatch-Key"] == "shift-arms-1:email"
     assert "Moscow ready to talk arms control" in html  # the source's title, linked
+
+
+def test_the_alert_says_why_and_when_the_evidence_is_reported():
+    from dataclasses import replace
+
+    view = _view("Ready to discuss.")
+    why = "open cue “ready to <discuss>”; holder: speaker via name; direct speech"
+    after = replace(view.after[0], basis=why, reported=True)
+    content = email_alert(replace(view, after=(after,)), "shift-1:email")
+    assert "why: open cue “ready to <discuss>”" in content.text
+    assert "reported by the outlet" in content.text
+    assert "ready to &lt;discuss&gt;" in content.html and "<discuss>" not in content.html

@@ -73,6 +73,10 @@ def _slack_evidence(label: str, items: Sequence[EvidenceView]) -> list[dict[str,
         ]
         if e.machine_translated:
             lines.append(":warning: _machine-translated: check the original wording_")
+        if e.reported:
+            lines.append("_reported by the outlet, not the party's own words_")
+        if e.basis:
+            lines.append(f"_why: {escape_slack(e.basis)}_")
         blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines))})
     if len(items) > EVIDENCE_PER_SIDE:
         more = f"+{len(items) - EVIDENCE_PER_SIDE} more {label.lower()} quotes in the digest"
