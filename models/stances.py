@@ -67,6 +67,7 @@ _STANCE_COLUMNS = tuple(
         "reported",
         "statement_id",
         "cluster_id",
+        "basis",
     )
 )
 
@@ -87,6 +88,7 @@ def to_observation(row: t.StanceObservation) -> r.StanceObservation:
         reported=row.reported,
         statement_id=row.statement_id,
         cluster_id=row.cluster_id,
+        basis=row.basis,
     )
 
 

@@ -210,3 +210,32 @@ def test_models_and_migrations_agree():
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_a_stance_reloaded_from_storage_keeps_its_basis(engine):
+    """Shift alerts quote stances loaded back from storage: their `basis` must survive."""
+    from datetime import UTC, datetime
+
+    from shiftwatch.models import stances as stance_store
+    from shiftwatch.models.db import session_scope
+    from shiftwatch.records import Stance, StanceObservation
+
+    with session_scope(engine) as session:
+        document_store.save_documents(session, [_doc(1)], None)
+    obs = StanceObservation(
+        document_id=_doc(1).id,
+        party_id="russia",
+        actor_id=None,
+        demand_id="basis-check",
+        stance=Stance.SUPPORTS,
+        confidence=0.9,
+        evidence="Moscow insists on it.",
+        evidence_start=99_999,
+        published_at=datetime(2022, 1, 1, tzinfo=UTC),
+        basis="favour cue “insists on”; holder: subject of the cue",
+    )
+    with session_scope(engine) as session:
+        stance_store.save_stances(session, [obs])
+    with session_scope(engine) as session:
+        loaded = stance_store.load_stances(session, [("russia", "basis-check")])
+    assert [o.basis for o in loaded] == [obs.basis]
