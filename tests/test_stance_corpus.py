@@ -75,7 +75,10 @@ def test_stance_floors_on_real_text(split, precision, recall, holder):
 @pytest.mark.prefect
 def test_grain_deal_replay_confirms_only_real_changes():
     """The whole monitor over the grain-deal passages, in date order: the confirmed changes are
-    Russia ending the deal (17 July 2023) and then offering to return on terms, nothing else."""
+    the ones the labels record and nothing else: Russia putting its terms on the deal after the
+    May 2023 extension (the labelled passages of 24 May and 8 June record it `open`: it would
+    quit unless its demands were met), ending the deal (17 July 2023), then offering to return
+    on terms."""
     import negotiation_replay
 
     confirmed = {
@@ -84,6 +87,7 @@ def test_grain_deal_replay_confirms_only_real_changes():
         if s["confirmed"]
     }
     assert confirmed == {
-        ("russia", "grain-deal-continuation", "supports", "opposes", "2023-07-17"),
+        ("russia", "grain-deal-continuation", "supports", "open", "2023-06-08"),
+        ("russia", "grain-deal-continuation", "open", "opposes", "2023-07-17"),
         ("russia", "grain-deal-continuation", "opposes", "open", "2023-08-02"),
     }

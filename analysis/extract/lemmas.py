@@ -125,3 +125,13 @@ def _match_rest(
             return None
         at = nxt
     return at
+
+
+@functools.lru_cache(maxsize=50_000)
+def is_adjective(word: str, lang: str) -> bool:
+    """Return True when a Russian or Ukrainian word reads first as an adjective or participle
+    ("новая", "ядерну"); False for other languages, which mark this by word order."""
+    if lang not in _MORPH_LANGS:
+        return False
+    tag = _morph(lang).parse(word.lower())[0].tag
+    return tag.POS in ("ADJF", "PRTF")

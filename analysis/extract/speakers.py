@@ -127,6 +127,7 @@ class _Cues:
     prepositions: frozenset[str]
     transcript: GatedPhrases[str]  # "remarks", "press conference": a speaker's own text
     question_leads: tuple[str, ...]  # "Question:": a reporter speaks
+    back_references: tuple[str, ...]  # "Об этом заявил X": X said the sentences before
 
 
 @functools.cache
@@ -158,6 +159,9 @@ def _speech_cues() -> _Cues:
             (t, "transcript") for t in merged_list("speech", "transcript_markers")
         ),
         question_leads=tuple(q.lower() for q in merged_list("speech", "question_leads")),
+        back_references=tuple(
+            fold_text(b).lower() for b in merged_list("speech", "back_references")
+        ),
     )
 
 
@@ -318,7 +322,8 @@ class Attributor:
             for s, e in split_sentences(body)
             if s < stop
         ]
-        raw = _spread_quote_speakers(raw, quotes)
+        raw = _spread_quote_speakers(raw, quotes, paragraphs)
+        raw = _spread_back_references(raw, paragraphs, folded, self.cues)
         if author is None:
             return raw
         asked = [
@@ -684,11 +689,16 @@ def _titles_name(ctx: _Context, start: int, end: int, actors: Sequence[Mention])
 
 
 def _spread_quote_speakers(
-    sentences: list[SentenceAttribution], quotes: Sequence[tuple[int, int]]
+    sentences: list[SentenceAttribution],
+    quotes: Sequence[tuple[int, int]],
+    paragraphs: Sequence[tuple[int, int]] = (),
 ) -> list[SentenceAttribution]:
     """Return the sentences with each quote's speaker given to the quoted sentences that name
-    none; the speaker comes from the sentence where the quote closes, else where it opens."""
+    none; the speaker comes from the sentence where the quote closes, else where it opens,
+    else (a bare quote opening its paragraph, the reporters' convention for "the same speaker
+    goes on") from the sentence right before the quote, when it names one speaker."""
     out = list(sentences)
+    starts = {a for a, _ in paragraphs}
     for q_start, q_end in quotes:
         touched = [i for i, s in enumerate(out) if s.start < q_end and s.end > q_start]
         if not touched:
@@ -702,21 +712,76 @@ def _spread_quote_speakers(
             None,
         )
         if source is None:
+            source = _previous_speaker(out, touched[0], q_start, starts)
+        if source is None:
             continue
         for i in touched:
             sent = out[i]
             if not sent.speakers:
-                out[i] = SentenceAttribution(
-                    start=sent.start,
-                    end=sent.end,
+                out[i] = replace(
+                    sent,
                     speakers=source.speakers,
                     mode=Mode.DIRECT,
                     cue_start=sent.start,
                     cue_end=sent.start,
-                    quotes=sent.quotes,
-                    candidates=sent.candidates,
                 )
     return out
+
+
+def _previous_speaker(
+    sentences: Sequence[SentenceAttribution], first: int, q_start: int, starts: set[int]
+) -> SentenceAttribution | None:
+    """Return the sentence before a bare quote paragraph when it names a single speaker who is
+    not a commentator: the quote continues that speaker's words."""
+    sent = sentences[first]
+    opens_paragraph = sent.start in starts and q_start - sent.start <= 2
+    if not opens_paragraph or first == 0:
+        return None
+    prev = sentences[first - 1]
+    if len(prev.speakers) != 1 or prev.commentary or prev.speakers[0].commentator:
+        return None
+    return prev
+
+
+def _spread_back_references(
+    sentences: list[SentenceAttribution],
+    paragraphs: Sequence[tuple[int, int]],
+    folded: str,
+    cues: _Cues,
+) -> list[SentenceAttribution]:
+    """Return the sentences with the speaker of a back-reference ("Об этом заявил X", "Про це
+    сказав X", "This was stated by X") given to the sentences before it in its paragraph that
+    name no one: news agencies state the content first and say who said it after."""
+    out = list(sentences)
+    for i, sent in enumerate(out):
+        head = folded[sent.start : sent.start + 40].lower().lstrip(" \"«“'")
+        if not head.startswith(cues.back_references) or sent.commentary:
+            continue
+        verb = next(iter(cues.verbs.finditer(folded, sent.start, sent.end)), None)
+        speakers = _inverted_subject(sent, verb.end if verb else sent.cue_end)
+        if not speakers:
+            continue
+        para = next(((a, b) for a, b in paragraphs if a <= sent.start < b), None)
+        j = i - 1
+        while j >= 0 and not out[j].speakers and (para is None or out[j].start >= para[0]):
+            out[j] = replace(out[j], speakers=speakers, mode=Mode.INDIRECT)
+            j -= 1
+        if j == i - 1 and para is not None and sent.start == para[0] and i > 0:
+            prev = out[i - 1]  # the back-reference opens its paragraph: the one before it
+            if not prev.speakers:
+                out[i - 1] = replace(prev, speakers=speakers, mode=Mode.INDIRECT)
+    return out
+
+
+def _inverted_subject(sent: SentenceAttribution, verb_end: int) -> tuple[Speaker, ...]:
+    """Return who a back-reference names: the first name after its speech verb ("Об этом по
+    итогам переговоров РФ и США заявил глава делегации Рябков": Рябков, not США), or nobody
+    when a commentator or no one stands there."""
+    after = [c for c in sent.candidates if c.start >= verb_end and not c.after_preposition]
+    if not after or after[0].speaker.commentator:
+        return ()
+    first = after[0].speaker
+    return next(((s,) for s in sent.speakers if s.entity_id == first.entity_id), (first,))
 
 
 def _authored(

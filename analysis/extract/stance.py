@@ -88,6 +88,7 @@ _WORD = re.compile(r"\w+")
 _SLAVIC_NE = re.compile(r"(?<!\w)не(?=\w{5})", re.IGNORECASE)
 _NON_PREFIX = re.compile(r"\bnon\W*(?:\(\w+\)\W*)?$")  # "non-expansion", "non-(further)expansion"
 _COMMA = re.compile(r",|\s[-–—]\s")
+_EXPERIENCER_PREPOSITIONS = frozenset({"for", "to", "для"})  # "unacceptable for X"
 _CONJUNCTIONS = frozenset({"and", "и", "і", "та", "й", "або", "или", "or"})
 
 
@@ -119,6 +120,7 @@ class _StanceCues:
     conditionals: GatedPhrases[str]  # "only if", «при условии»: a stance on terms is `open`
     addressing: GatedPhrases[str]  # "call on", «призвал»: who is called on is not the holder
     others: GatedPhrases[str]  # "its", "their" right after a cue: someone else's act
+    reports: GatedPhrases[str]  # "statement about", «заявление о»: what someone said of it
 
 
 @functools.cache
@@ -146,6 +148,7 @@ def _stance_cues() -> _StanceCues:
         conditionals=GatedPhrases((c, "if") for c in merged_list("stance", "conditionals")),
         addressing=GatedPhrases((a, "to") for a in merged_list("stance", "addressing")),
         others=GatedPhrases((o, "other") for o in merged_list("stance", "other_possessives")),
+        reports=GatedPhrases((r, "report") for r in merged_list("stance", "report_nouns")),
     )
 
 
@@ -187,6 +190,7 @@ class _Sentence:
     acts: tuple[Hit[str], ...] = ()  # act nouns ("decision", «решение») owned by a party
     conditional: bool = False  # the sentence sets terms ("only if", «если», «за умови»)
     addressing: tuple[Hit[str], ...] = ()
+    reports: tuple[Hit[str], ...] = ()  # report nouns: a cue after one is someone's account
     others: tuple[Hit[str], ...] = ()
 
 
@@ -336,6 +340,7 @@ class StanceModel:
             acts=free(c.acts.finditer(folded, s, e)),
             conditional=any(True for _ in c.conditionals.finditer(folded, s, e)),
             addressing=tuple(c.addressing.finditer(folded, s, e)),
+            reports=free(c.reports.finditer(folded, s, e)),
             others=tuple(c.others.finditer(folded, s, e)),
         )
 
@@ -457,6 +462,20 @@ class StanceModel:
         ):
             return []  # "by suspending its participation": someone else's act, unnamed
         flags = cue.value.flags
+        lo, hi = _clause(sent, target)
+        experiencer = next(
+            (
+                who
+                for h in sent.cues
+                if lo <= h.start < hi and {"speaker", "both"} <= h.value.flags
+                for who in (_experiencer(sent, h),)
+                if who is not None
+            ),
+            None,
+        )
+        if experiencer is not None:  # "unacceptable for the United States": theirs
+            own = {s.party_id for s in speakers}
+            return [(experiencer, bool(speakers) and experiencer.party_id not in own)]
         if subject is not None and subject.via in (Via.FIRST_PERSON,):
             subject = None  # "we" in a quote: the speaker's side
         if "other" in flags:
@@ -466,6 +485,8 @@ class StanceModel:
             return [(subject, True)]
         if "speaker" in flags and speakers:
             chosen: list[tuple[Speaker, bool]] = [(s, False) for s in speakers]
+        elif "speaker" in flags and att.mode == Mode.NARRATED and not quote:
+            return []  # "both must sign", written by the reporter: nobody's stance
         elif subject is not None:
             own = {s.party_id for s in speakers}
             chosen = [(subject, bool(speakers) and subject.party_id not in own)]
@@ -492,6 +513,8 @@ class StanceModel:
         confidence = MODE_WEIGHT[mode] * reading.weight
         if holder.via in (Via.PRONOUN, Via.ROLE):
             confidence *= RESOLVED_FACTOR
+        if _under_report(sent, reading.outer):
+            reported = True  # "commented on Erdogan's statement about Putin's consent to ..."
         if reported:
             # One party characterising another ("Kyiv accuses Moscow of seeking a veto"):
             # recorded, never enough to move a position.
@@ -725,6 +748,37 @@ def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> 
         best = cand
         break  # the first name of the clause is its subject; later ones are objects
     return best.speaker if best else None
+
+
+def _under_report(sent: _Sentence, cue: Hit[_Cue]) -> bool:
+    """Return True when a report noun governs the cue ("the statement about Putin's consent
+    to extend", «заявления о продлении», «чутки про вихід»): an account of a stance, not one."""
+    lo = max((b.end for b in sent.breaks if b.end <= cue.start), default=sent.att.start)
+    return any(
+        lo <= r.start
+        and r.end <= cue.start
+        and _free_words(sent, r.end, cue.start) <= MAX_LINK_WORDS
+        for r in sent.reports
+    )
+
+
+def _experiencer(sent: _Sentence, cue: Hit[_Cue]) -> Speaker | None:
+    """Return the party an evaluation is for: "unacceptable to Washington", «неприемлемы для
+    США», «неприйнятні для Києва» (a name right after "for"/"to"/"для", next to the cue)."""
+    for cand in sent.att.candidates:
+        if not cand.after_preposition or cand.speaker.commentator:
+            continue
+        head = sent.folded[max(0, cand.start - 6) : cand.start].lower().split()
+        if not head or head[-1] not in _EXPERIENCER_PREPOSITIONS:
+            continue
+        near = (
+            _words(sent.folded, cue.end, cand.start) <= 2
+            if cand.start >= cue.end
+            else _words(sent.folded, cand.end, cue.start) <= 2
+        )
+        if near:
+            return cand.speaker
+    return None
 
 
 def _act_owner(sent: _Sentence, cue: Hit[_Cue]) -> tuple[Hit[str] | None, Candidate | None]:

@@ -1,0 +1,139 @@
+"""Reading rules added for real text, each on a real passage of the dev corpus (its URL in
+tests/corpus/stance/dev.jsonl): short names, back-references, bare quote paragraphs, whose
+evaluation it is, accounts of a stance, and a reporter's "must"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shiftwatch.analysis.analyzer import Analyzer
+from shiftwatch.analysis.extract.anaphora import find_short_names
+from shiftwatch.analysis.positions.replay import STRONG_CONFIDENCE
+from shiftwatch.records import Document, EntityKind
+from shiftwatch.watchlist import load_watchlist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _analyzer(name: str) -> Analyzer:
+    wl = load_watchlist(ROOT / "watchlists" / f"{name}.yaml")
+    return Analyzer(wl.entities(), wl.stop_phrases(), wl.demand_terms())
+
+
+@pytest.fixture(scope="module")
+def grain() -> Analyzer:
+    return _analyzer("black-sea-grain")
+
+
+@pytest.fixture(scope="module")
+def nato() -> Analyzer:
+    return _analyzer("russia-nato-2022")
+
+
+def _doc(text: str, lang: str) -> Document:
+    return Document(
+        id="d",
+        source_id="t",
+        url="file:///d",
+        canonical_url="d",
+        title="",
+        text=text,
+        content_hash="d",
+        fetched_at=datetime(2023, 7, 17, tzinfo=UTC),
+        published_at=datetime(2023, 7, 17, tzinfo=UTC),
+        language_hint=lang,
+    )
+
+
+def _found(analyzer: Analyzer, text: str, lang: str) -> dict[str, float]:
+    result = analyzer.analyze(_doc(text, lang))
+    return {f"{s.party_id}:{s.demand_id}:{s.stance.value}": s.confidence for s in result.stances}
+
+
+def test_short_name_refers_back_to_the_agreement_named_before(grain):
+    text = (
+        "Russia extended the Black Sea Grain Initiative in May.\n\n"
+        "The Kremlin said it would pull out of the deal."
+    )
+    mentions = grain.matcher.find("d", text, "en")
+    short = find_short_names(text, mentions, "en")
+    assert [(m.text, m.entity_id) for m in short] == [("deal", "grain-deal-continuation")]
+    # "a deal" is another one; before the full name nothing refers back.
+    assert not find_short_names("The deal. " + text.replace("the deal", "a deal"), mentions, "en")
+
+
+def test_short_name_in_russian_skips_another_deal_named_by_an_adjective(grain):
+    text = "Россия продлила зерновую сделку. Затем обсуждалась новая сделка и эта сделка."
+    mentions = grain.matcher.find("d", text, "ru")
+    short = find_short_names(text, mentions, "ru")
+    assert [m.text for m in short] == ["сделка"]  # "эта сделка", not "новая сделка"
+    assert short[0].start == text.rindex("сделка")
+
+
+def test_two_agreements_of_one_kind_make_a_short_name_ambiguous(grain):
+    text = "The grain deal and the ammonia deal were discussed. The deal was extended."
+    mentions = [m for m in grain.matcher.find("d", text, "en") if m.kind == EntityKind.DEMAND]
+    demands = {m.entity_id for m in mentions if m.text.lower().endswith("deal")}
+    if len(demands) > 1:
+        assert not find_short_names(text, mentions, "en")
+
+
+def test_back_reference_names_the_speaker_of_the_sentence_before(nato):
+    # ria.ru / izvestia style (ru-nato-003): content first, "Об этом заявил X" after.
+    text = (
+        "Вопрос нерасширения НАТО — ключевой для национальной безопасности РФ, дальше "
+        "откладывать урегулирование этой темы нельзя. Об этом 10 января заявил замглавы МИД "
+        "РФ Сергей Рябков по итогам российско-американских переговоров."
+    )
+    assert "russia:nato-nonenlargement:supports" in _found(nato, text, "ru")
+
+
+def test_back_reference_takes_the_name_after_the_verb_not_before(nato):
+    text = (
+        "Требование вернуться на позиции 1997 года - это императив. Об этом по итогам "
+        "переговоров РФ и США в Женеве заявил замминистра иностранных дел Сергей Рябков."
+    )
+    found = _found(nato, text, "ru")
+    assert "russia:rollback-1997:supports" in found
+    assert not any(k.startswith("usa:") for k in found)
+
+
+def test_bare_quote_paragraph_continues_the_speaker_before_it(nato):
+    # en-nato-020 (TASS, 14 January 2022): the lead names Lavrov, the quote paragraph follows.
+    text = (
+        "Russia wants legal security guarantees, Russian Foreign Minister Sergey Lavrov said "
+        "at a press conference on Friday.\n\n"
+        '"I will particularly note that we need precisely legally binding guarantees because '
+        'the political obligations have never been fulfilled by our partners."'
+    )
+    assert "russia:legal-guarantees:supports" in _found(nato, text, "en")
+
+
+def test_unacceptable_for_a_party_is_that_partys_stance(nato):
+    # ru-nato-066: "Moscow's demands are unacceptable for the United States".
+    text = "Требования Москвы о нерасширении НАТО являются для Соединенных Штатов неприемлемыми."
+    found = _found(nato, text, "ru")
+    assert "usa:nato-nonenlargement:opposes" in found
+    assert "russia:nato-nonenlargement:opposes" not in found
+
+
+def test_an_account_of_someones_consent_is_a_claim_not_a_stance(grain):
+    # uk-059 (14 July 2023): Peskov commented on Erdogan's statement about Putin's consent.
+    text = (
+        'Росія не робила жодних заяв щодо продовження "зернової угоди". Таким чином '
+        "прес-секретар російського диктатора Дмитро Пєсков прокоментував заяву президента "
+        'Туреччини Реджепа Тайїпа Ердогана про згоду Володимира Путіна продовжити "зернову угоду".'
+    )
+    assert all(c < STRONG_CONFIDENCE for c in _found(grain, text, "uk").values())
+
+
+def test_a_reporters_must_is_nobodys_stance(grain):
+    # en-grain-057: the reporter explains the procedure; no party speaks.
+    text = (
+        "The Black Sea Grain Initiative is set to expire on March 18. Both Ukraine and Russia "
+        "must sign the agreement in order for it to be renewed."
+    )
+    assert not _found(grain, text, "en")
