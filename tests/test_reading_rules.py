@@ -137,3 +137,38 @@ def test_a_reporters_must_is_nobodys_stance(grain):
         "must sign the agreement in order for it to be renewed."
     )
     assert not _found(grain, text, "en")
+
+
+def test_an_article_of_a_draft_is_the_proposers_demand_not_the_obliged_partys(nato):
+    # en-nato-014 (TASS, 17 December 2021): the draft treaty Russia published, quoted.
+    text = (
+        "Russian Foreign Ministry published a draft agreement on guarantees of security "
+        "between Russia and the United States.\n\n"
+        '"The United States of America shall take measures to prevent further eastward '
+        'expansion of the North Atlantic Treaty Organization," the treaty says.'
+    )
+    found = _found(nato, text, "en")
+    assert "russia:nato-nonenlargement:supports" in found
+    assert not any(k.startswith(("usa:", "nato:")) for k in found)
+
+
+def test_an_article_with_no_named_proposer_is_nobodys(nato):
+    text = (
+        "The United States of America shall take measures to prevent further eastward "
+        "expansion of the North Atlantic Treaty Organization."
+    )
+    assert not _found(nato, text, "en")
+
+
+def test_the_cue_before_a_list_of_demands_governs_each_item(nato):
+    # ru-nato-018 (December 2021 report on Russia's drafts).
+    text = (
+        "Москва, в частности, требует от западных партнеров юридических гарантий отказа от "
+        "дальнейшего расширения НАТО на восток, от присоединения к блоку Украины и от создания "
+        "военных баз в постсоветских странах."
+    )
+    found = _found(nato, text, "ru")
+    assert {
+        "russia:nato-nonenlargement:supports",
+        "russia:foreign-bases-ban:supports",
+    } <= set(found)

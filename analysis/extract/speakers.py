@@ -60,6 +60,7 @@ class Via(StrEnum):
     FIRST_PERSON = "first-person"
     AUTHOR = "author"
     TRANSCRIPT = "transcript"  # the document is this speaker's own words (title, first lines)
+    PROPOSER = "proposer"  # the party whose written draft the text quotes ("the Parties shall")
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +434,10 @@ class Attributor:
             after_preposition=ctx.after_preposition(start),
             in_quote=ctx.in_quote(start) is not None,
         )
+
+    def named(self, entity_id: str) -> Speaker:
+        """Return the speaker a watchlist party or actor id names."""
+        return self._named(entity_id)
 
     def _named(self, entity_id: str) -> Speaker:
         entity = self.entities[entity_id]

@@ -82,6 +82,7 @@ HEDGE_FACTOR = 0.75  # may, might, reportedly
 INTENSIFIER_BONUS = 1.1
 MAX_SUBJECT_WORDS = 14  # words between a subject and the cue it governs
 MAX_CUE_GAP = 8  # words between the nearest cue and the demand it governs
+MAX_LIST_WORDS = 10  # words between two items of one list of demands
 MAX_LINK_WORDS = 7  # words between two cues of one chain ("wants NATO to abandon")
 DIRECT_QUOTE_WORDS = 4  # a shorter quote is a phrase inside reported speech
 _WORD = re.compile(r"\w+")
@@ -121,6 +122,8 @@ class _StanceCues:
     addressing: GatedPhrases[str]  # "call on", «призвал»: who is called on is not the holder
     others: GatedPhrases[str]  # "its", "their" right after a cue: someone else's act
     reports: GatedPhrases[str]  # "statement about", «заявление о»: what someone said of it
+    obligations: GatedPhrases[str]  # "shall", «обязуются»: an article of a written draft
+    drafts: GatedPhrases[str]  # "draft", «проект»: the written proposal a party put forward
 
 
 @functools.cache
@@ -149,6 +152,8 @@ def _stance_cues() -> _StanceCues:
         addressing=GatedPhrases((a, "to") for a in merged_list("stance", "addressing")),
         others=GatedPhrases((o, "other") for o in merged_list("stance", "other_possessives")),
         reports=GatedPhrases((r, "report") for r in merged_list("stance", "report_nouns")),
+        obligations=GatedPhrases((o, "shall") for o in merged_list("stance", "obligations")),
+        drafts=GatedPhrases((d, "draft") for d in merged_list("stance", "draft_nouns")),
     )
 
 
@@ -191,6 +196,7 @@ class _Sentence:
     conditional: bool = False  # the sentence sets terms ("only if", «если», «за умови»)
     addressing: tuple[Hit[str], ...] = ()
     reports: tuple[Hit[str], ...] = ()  # report nouns: a cue after one is someone's account
+    obligations: tuple[Hit[str], ...] = ()  # "shall": the sentence is an article of a draft
     others: tuple[Hit[str], ...] = ()
 
 
@@ -200,6 +206,7 @@ class _DocContext:
     thread: bool
     mt: bool
     artifacts: tuple[tuple[int, int], ...] = field(default=())
+    proposer: Speaker | None = None  # whose written draft the document quotes, if one
 
 
 class StanceModel:
@@ -249,6 +256,7 @@ class StanceModel:
         if not targets:
             return []
         folded = fold_text(text[:limit])
+        ctx = replace(ctx, proposer=self._proposer(document.title, text[:limit], mentions))
         # Sentences after the last demand's paragraph cannot change any stance: skip them.
         sentences = self.attributor.attribute(
             text, mentions, end=limit, until=max(t.start for t in targets), author=author
@@ -265,6 +273,34 @@ class StanceModel:
                 sentence = self._sentence(att, text, folded, spans, document.language)
                 out.extend(self._observe(ctx, sentence, inside))
         return out
+
+    def _proposer(self, title: str, body: str, mentions: Sequence[Mention]) -> Speaker | None:
+        """Return the one party named as the author of a written draft ("the Russian Foreign
+        Ministry published a draft agreement", «проект договора, предложенный Россией»): a
+        party or its actor within three words of a draft noun. None when no draft is named, or
+        when two parties are (whose article it is would be a guess)."""
+        folded = fold_text(f"{title}\n{body}")
+        drafts = list(self.cues.drafts.finditer(folded))
+        if not drafts:
+            return None
+        shift = len(title) + 1  # the title line sits before the mentions' offsets
+        found: dict[str, Speaker] = {}
+        for m in mentions:
+            if m.kind == EntityKind.DEMAND or m.entity_id not in self.attributor.entities:
+                continue
+            start, end = m.start + shift, m.end + shift
+            for d in drafts:
+                gap = (
+                    _words(folded, end, d.start) if end <= d.start else _words(folded, d.end, start)
+                )
+                if gap <= 3:
+                    who = self.attributor.named(m.entity_id)
+                    if who.party_id and not who.commentator:
+                        found[who.party_id] = who
+        if len(found) != 1:
+            return None
+        (who,) = found.values()
+        return replace(who, via=Via.PROPOSER)
 
     def _targets(self, text: str, mentions: Sequence[Mention], limit: int) -> list[_Target]:
         """Return the demands named before `limit`, each with the lean of its wording."""
@@ -341,6 +377,7 @@ class StanceModel:
             conditional=any(True for _ in c.conditionals.finditer(folded, s, e)),
             addressing=tuple(c.addressing.finditer(folded, s, e)),
             reports=free(c.reports.finditer(folded, s, e)),
+            obligations=free(c.obligations.finditer(folded, s, e)),
             others=tuple(c.others.finditer(folded, s, e)),
         )
 
@@ -367,8 +404,21 @@ class StanceModel:
     ) -> list[StanceObservation]:
         """Return one observation per (holder, demand) in a sentence, best reading first."""
         best: dict[tuple[str, str | None, str], tuple[int, StanceObservation]] = {}
+        head: _Target | None = None  # the first item of a list of demands, read by its cue
+        last: _Target | None = None
         for target in targets:
-            reading = _read(sent, target) or self._read_loose(sent, target)
+            reading = _read(sent, target)
+            listed = last is not None and _listed(sent, last, target)
+            if reading is None and head is not None and listed:
+                # "three key demands regarding NATO expansion, ..., and the return of ...":
+                # the cue before a list governs every item of it.
+                reading = _read(sent, replace(target, start=head.start, end=head.end))
+            if reading is not None and not reading.postfix:
+                head = head if listed and head is not None else target
+            elif not listed:
+                head = None
+            last = target
+            reading = reading or self._read_loose(sent, target)
             if reading is None:
                 continue
             for holder, reported in self._holders(ctx, sent, target, reading):
@@ -450,6 +500,12 @@ class StanceModel:
         cue = reading.outer
         quote = _quote_of(att, cue.start, sent.text)
         speakers = att.speakers if (quote or att.mode != Mode.NARRATED) else ()
+        if any(o.end <= cue.start or o.start >= cue.end for o in sent.obligations):
+            # "The Parties shall ...", «Стороны обязуются ...»: an article of a written draft is
+            # its proposer's demand, never the obliged party's stance.
+            if ctx.proposer is not None:
+                return [(ctx.proposer, False)]
+            return [(s, False) for s in speakers if not s.commentator]  # who quotes it
         act, owner = _act_owner(sent, cue)
         if act is not None:  # "Russia's decision to quit": the owner's act, nobody's if unnamed
             if owner is None or owner.speaker.commentator:
@@ -560,6 +616,8 @@ def _basis(
     cue = reading.outer
     own = f" (own cue of {cue.value.demand})" if cue.value.demand else ""
     rule = f"speaker via {holder.via}" if holder in sent.att.speakers else "subject of the cue"
+    if holder.via == Via.PROPOSER:
+        rule = "proposer of the draft quoted"
     parts = [f"{cue.value.kind} cue “{sent.text[cue.start : cue.end]}”{own}", f"holder: {rule}"]
     parts.append(f"{mode} speech" if mode != Mode.NARRATED else "outlet's narration")
     if reported:
@@ -748,6 +806,19 @@ def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> 
         best = cand
         break  # the first name of the clause is its subject; later ones are objects
     return best.speaker if best else None
+
+
+def _listed(sent: _Sentence, a: _Target, b: _Target) -> bool:
+    """Return True when two demands are items of one list: only a comma or "and" (и, та, or)
+    and a few words between them, no clause break and no negation."""
+    if b.start <= a.end or _free_words(sent, a.end, b.start) > MAX_LIST_WORDS:
+        return False
+    between = sent.folded[a.end : b.start]
+    if not ("," in between or _conjunction_between(sent.folded, a.end, b.start)):
+        return False
+    return not any(
+        a.end <= h.start < b.start for h in (*sent.breaks, *(n for n in sent.negations if n.value))
+    )
 
 
 def _under_report(sent: _Sentence, cue: Hit[_Cue]) -> bool:
