@@ -172,3 +172,25 @@ def test_the_cue_before_a_list_of_demands_governs_each_item(nato):
         "russia:nato-nonenlargement:supports",
         "russia:foreign-bases-ban:supports",
     } <= set(found)
+
+
+def test_an_institution_after_locative_v_is_the_speaker(grain):
+    # ru-grain-026's headline form: «В МИД РФ заявили, что ...».
+    att = grain.stance_model.attributor
+    text = "В МИД РФ заявили, что Россия готова продлить зерновую сделку."
+    sent = att.attribute(text, grain.matcher.find("d", text, "ru"))[0]
+    assert [s.party_id for s in sent.speakers] == ["russia"]
+
+
+def test_a_cue_that_already_has_its_object_does_not_reach_the_next_item(nato):
+    # ru-nato-025 (Putin, 21 December 2021): three demands listed after a colon.
+    text = (
+        "«Москва не увидела адекватного ответа на три ключевых требования: недопущение "
+        "расширения НАТО, отказ от размещения ударных систем вооружений вблизи российских "
+        "границ и возврат военной инфраструктуры блока в Европе к состоянию 1997 года», – "
+        "заявил Путин."
+    )
+    found = _found(nato, text, "ru")
+    assert "russia:nato-nonenlargement:supports" in found
+    assert "russia:strike-weapons-ban:supports" in found
+    assert not any(k.endswith(":opposes") for k in found)

@@ -508,6 +508,9 @@ class Attributor:
             before = ctx.subject_before(subjects, hit.start)
             if before:
                 return before, Mode.INDIRECT, (hit.start, ctx.skip_complementizer(hit.end))
+            inside = ctx.institution_before(subjects, hit.start)
+            if inside:  # «В Кремле заявили», «У МЗС України заявили»: the institution speaks
+                return inside, Mode.INDIRECT, (hit.start, ctx.skip_complementizer(hit.end))
             after = [
                 c
                 for c in subjects
@@ -650,6 +653,19 @@ class _Context:
                 break
         return tuple(c.speaker for c in reversed(group))
 
+    def institution_before(
+        self, subjects: Sequence[Candidate], verb: int
+    ) -> tuple[Speaker, ...] | None:
+        """Return the party named right before a speech verb after a locative "в"/"у" («В
+        МИД РФ заявили», «У Кремлі заявили»): Russian and Ukrainian name who speaks this way."""
+        for cand in subjects:
+            if cand.end > verb or not cand.after_preposition or cand.speaker.commentator:
+                continue
+            head = _WORD.findall(self.folded, max(self.start, cand.start - 4), cand.start)
+            if head and head[-1].lower() in _LOCATIVES and self.words_between(cand.end, verb) == 0:
+                return (cand.speaker,)
+        return None
+
     def _masked_words(self, a: int, b: int) -> int:
         segment = self.text[a:b]
         kept = self.masked[a - self.start : b - self.start]
@@ -666,6 +682,9 @@ class _Context:
             if not self.text[pos : hit.start].strip(" ,"):
                 return hit.end
         return pos
+
+
+_LOCATIVES = frozenset({"в", "во", "у"})  # «в Кремле», «у МЗС»: where an institution sits
 
 
 def _group(cands: Sequence[Candidate], ctx: _Context) -> tuple[Speaker, ...]:

@@ -196,6 +196,7 @@ class _Sentence:
     conditional: bool = False  # the sentence sets terms ("only if", «если», «за умови»)
     addressing: tuple[Hit[str], ...] = ()
     reports: tuple[Hit[str], ...] = ()  # report nouns: a cue after one is someone's account
+    objects: tuple[tuple[int, int], ...] = ()  # the demands named in the sentence
     obligations: tuple[Hit[str], ...] = ()  # "shall": the sentence is an article of a draft
     others: tuple[Hit[str], ...] = ()
 
@@ -271,6 +272,7 @@ class StanceModel:
             inside = [t for t in targets if att.start <= t.start < att.end]
             if inside and not att.commentary:
                 sentence = self._sentence(att, text, folded, spans, document.language)
+                sentence = replace(sentence, objects=tuple((t.start, t.end) for t in inside))
                 out.extend(self._observe(ctx, sentence, inside))
         return out
 
@@ -405,18 +407,18 @@ class StanceModel:
         """Return one observation per (holder, demand) in a sentence, best reading first."""
         best: dict[tuple[str, str | None, str], tuple[int, StanceObservation]] = {}
         head: _Target | None = None  # the first item of a list of demands, read by its cue
+        head_reading: _Reading | None = None
         last: _Target | None = None
         for target in targets:
             reading = _read(sent, target)
             listed = last is not None and _listed(sent, last, target)
-            if reading is None and head is not None and listed:
-                # "three key demands regarding NATO expansion, ..., and the return of ...":
-                # the cue before a list governs every item of it.
-                reading = _read(sent, replace(target, start=head.start, end=head.end))
+            if reading is None and head is not None and head_reading is not None and listed:
+                reading = _read_listed(sent, head, head_reading, target)
             if reading is not None and not reading.postfix:
-                head = head if listed and head is not None else target
+                if not (listed and head is not None):
+                    head, head_reading = target, reading
             elif not listed:
-                head = None
+                head = head_reading = None
             last = target
             reading = reading or self._read_loose(sent, target)
             if reading is None:
@@ -448,6 +450,8 @@ class StanceModel:
         if not polar or any(lo <= h.start < hi for h in sent.irrealis):
             return None
         before = [h for h in polar if h.end <= target.start]
+        if before and any(before[-1].end <= a and b <= target.start for a, b in sent.objects):
+            return None  # the nearest cue has another demand as its object
         cue = before[-1] if before else polar[0]
         sign = -1 if cue.value.kind == "against" else 1
         if self._negated(sent, lo, cue.start) != self._negated(
@@ -730,6 +734,8 @@ def _prefix_chain(sent: _Sentence, lo: int, stop: int) -> tuple[list[tuple[Hit[_
                 chain = []  # too far apart to govern one another
             elif chain and _conjunction_between(sent.folded, chain[-1][0].end, hit.start):
                 chain.pop()  # "prevent X and deny Y": coordinated, not nested
+            elif chain and any(chain[-1][0].end <= a and b <= hit.start for a, b in sent.objects):
+                chain = []  # "недопущение A, отказ от B": the first cue has its object already
             chain.append((hit, -1 if pending else 1))
             pending = False
         last = hit.end
@@ -806,6 +812,29 @@ def _subject(sent: _Sentence, cue: Hit[_Cue], quote: tuple[int, int] | None) -> 
         best = cand
         break  # the first name of the clause is its subject; later ones are objects
     return best.speaker if best else None
+
+
+def _read_listed(
+    sent: _Sentence, head: _Target, reading: _Reading, item: _Target
+) -> _Reading | None:
+    """Return the reading of a later item of a list whose first item has `reading`. Items that
+    repeat the first one's preposition ("renunciation of A, of B and of C", «отказ от A, от B»)
+    share its whole chain; others share only the outermost cue ("three demands: A, the
+    renunciation of B, and C")."""
+    if _word_before(sent, head.start) == _word_before(sent, item.start):
+        return _read(sent, replace(item, start=head.start, end=head.end)) or reading
+    cue = reading.outer
+    if _words(sent.folded, cue.end, head.start) == 0:
+        return None  # the head's own verb or noun ("недопущение A, возврат B"): not the item's
+    if cue.value.kind == "open":
+        return replace(reading, stance=Stance.OPEN)
+    sign = (1 if cue.value.kind != "against" else -1) * (item.polarity or 1)
+    return replace(reading, stance=Stance.SUPPORTS if sign > 0 else Stance.OPPOSES)
+
+
+def _word_before(sent: _Sentence, pos: int) -> str:
+    words = _WORD.findall(sent.folded, max(0, pos - 30), pos)
+    return words[-1].lower() if words else ""
 
 
 def _listed(sent: _Sentence, a: _Target, b: _Target) -> bool:
