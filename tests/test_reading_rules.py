@@ -194,3 +194,23 @@ def test_a_cue_that_already_has_its_object_does_not_reach_the_next_item(nato):
     assert "russia:nato-nonenlargement:supports" in found
     assert "russia:strike-weapons-ban:supports" in found
     assert not any(k.endswith(":opposes") for k in found)
+
+
+def test_a_short_capitals_alias_never_matches_through_lemmas(nato):
+    text = "Росія не має права голосу у дискусії про майбутнє членство України в Альянсі."
+    mentions = nato.matcher.find("d", text, "uk")
+    assert not any(m.text.lower() == "про" for m in mentions)
+
+
+def test_speaker_after_a_dash_and_verb_is_the_one_who_spoke(grain, nato):
+    # uk-003 (Kuleba, RBC-Ukraine): "Росія не має права голосу ..., - заявив він."
+    text = (
+        "Міністр закордонних справ Дмитро Кулеба виступив у Брюсселі. Росія не має права "
+        "голосу у дискусії про членство України в Альянсі, - заявив він."
+    )
+    att = grain.stance_model.attributor
+    sents = att.attribute(text, grain.matcher.find("d", text, "uk"))
+    assert [s.party_id for s in sents[-1].speakers] == ["ukraine"]
+    # With a watchlist that does not know Kuleba, Russia (before the dash) is still not the
+    # holder of what was said about it.
+    assert not any(k.startswith("russia:") for k in _found(nato, text, "uk"))

@@ -59,6 +59,13 @@ def _normalize_gap(gap: str) -> str:
     return _GAP_DROP.sub("", gap.translate(_GAP_APOSTROPHES))
 
 
+def _case_sensitive(alias: str) -> bool:
+    """Return True for a short all-capitals alias ("US", "ПРО"): it matches only as written,
+    never in lower case ("us", "про") and never through lemmas."""
+    body = alias.strip().rstrip("*").strip()
+    return len(list(_TOKEN.finditer(body))) == 1 and body.isupper() and len(body) <= 3
+
+
 def _compile_alias(entity: Entity, alias: str) -> _Alias | None:
     alias = alias.strip()
     stem_last = alias.endswith("*")
@@ -66,7 +73,7 @@ def _compile_alias(entity: Entity, alias: str) -> _Alias | None:
     tokens = list(_TOKEN.finditer(body))
     if not tokens:
         return None
-    case_sensitive = len(tokens) == 1 and body.isupper() and len(body) <= 3
+    case_sensitive = _case_sensitive(body)
     words = []
     for i, tok in enumerate(tokens):
         stem = (i == len(tokens) - 1 and stem_last) or body[tok.end() : tok.end() + 1] == "*"
@@ -102,7 +109,7 @@ class Matcher:
                 if entity.kind == EntityKind.DEMAND
                 for lang, forms in entity.aliases.items()
                 for form in forms
-                if "*" not in form
+                if "*" not in form and not _case_sensitive(form)
             ),
             gap=0,
         )

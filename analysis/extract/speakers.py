@@ -505,7 +505,9 @@ class Attributor:
         for hit in ctx.cues.verbs.finditer(ctx.folded, ctx.start, ctx.end):
             if ctx.in_quote(hit.start) or ctx.in_mention(hit.start):
                 continue
-            before = ctx.subject_before(subjects, hit.start)
+            before = (
+                None if ctx.closes_quote(hit.start) else ctx.subject_before(subjects, hit.start)
+            )
             if before:
                 return before, Mode.INDIRECT, (hit.start, ctx.skip_complementizer(hit.end))
             inside = ctx.institution_before(subjects, hit.start)
@@ -652,6 +654,12 @@ class _Context:
             else:
                 break
         return tuple(c.speaker for c in reversed(group))
+
+    def closes_quote(self, verb: int) -> bool:
+        """Return True when a speech verb follows the end of what was said (", - заявил он",
+        "," he said): its subject comes after it, not before."""
+        gap = self.text[max(self.start, verb - 4) : verb].rstrip()
+        return gap.endswith(("-", "–", "—")) and "," in gap
 
     def institution_before(
         self, subjects: Sequence[Candidate], verb: int

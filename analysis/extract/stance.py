@@ -360,13 +360,18 @@ class StanceModel:
 
         c = self.cues
         s, e = att.start, att.end
+        cues = self._cues(free, folded, s, e, lang)
         return _Sentence(
             att=att,
             text=text,
             folded=folded,
             spans=local,
-            cues=self._cues(free, folded, s, e, lang),
-            negations=free(c.negations.finditer(folded, s, e)),
+            cues=cues,
+            negations=tuple(  # "не имеет права голоса": the cue's own "не" negates nothing
+                n
+                for n in free(c.negations.finditer(folded, s, e))
+                if not any(h.start <= n.start and n.end <= h.end for h in cues)
+            ),
             breaks=free(c.breaks.finditer(folded, s, e)),
             hedges=free(c.hedges.finditer(folded, s, e)),
             irrealis=free(c.irrealis.finditer(folded, s, e)),
