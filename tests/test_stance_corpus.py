@@ -18,9 +18,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import stance_corpus
 
 FROZEN_TEST_SHA256 = "f57b5ed32e298216afa2e8a037eefc89f47dc485aa66d87f62b285506f52ac57"
-# (split, precision floor, recall floor, holder floor); measured 2026-12-03: dev 0.78 / 0.24 /
-# 0.94, test 0.42 / 0.06 / 0.80.
-FLOORS = [("dev", 0.74, 0.22, 0.9), ("test", 0.38, 0.05, 0.7)]
+# (split, precision floor, recall floor, holder floor); measured 2026-12-03 14:10Z: dev 0.82 /
+# 0.33 / 0.95, test 0.48 / 0.08 / 0.85 (before the reading rules of that day: dev 0.78 / 0.24 / 0.94,
+# test 0.42 / 0.06 / 0.80).
+FLOORS = [("dev", 0.78, 0.30, 0.92), ("test", 0.44, 0.07, 0.78)]
 
 
 def _all() -> list[dict]:
