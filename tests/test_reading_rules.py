@@ -214,3 +214,39 @@ def test_speaker_after_a_dash_and_verb_is_the_one_who_spoke(grain, nato):
     # With a watchlist that does not know Kuleba, Russia (before the dash) is still not the
     # holder of what was said about it.
     assert not any(k.startswith("russia:") for k in _found(nato, text, "uk"))
+
+
+def test_participation_verbs_are_generic(nato):
+    # Any agreement-type demand: a watchlist with no cues of its own still reads them.
+    from shiftwatch.records import Entity
+
+    wl = load_watchlist(ROOT / "watchlists" / "russia-nato-2022.yaml")
+    treaty = Entity(
+        kind=EntityKind.DEMAND, id="treaty", name="Keep the treaty", aliases={"en": ("New START",)}
+    )
+    analyzer = Analyzer((*wl.entities(), treaty), wl.stop_phrases(), wl.demand_terms())
+    found = _found(analyzer, "Russia suspended its participation in New START.", "en")
+    assert found.keys() == {"russia:treaty:opposes"}
+    found = _found(analyzer, "Washington wants to extend New START, the official said.", "en")
+    assert "usa:treaty:supports" in found
+
+
+def test_a_demand_inside_a_condition_stays_a_demand(grain):
+    # en-grain-017 (24 May 2023).
+    text = (
+        "However, the Russian Foreign Ministry warned that if the raised issues, including "
+        "Moscow's demand to reconnect the Russian Agricultural Bank to the SWIFT system, are not "
+        "addressed within two months, the deal will be terminated."
+    )
+    found = _found(grain, text, "en")
+    assert "russia:russian-agri-exports:supports" in found
+    assert "russia:russian-agri-exports:open" not in found
+
+
+def test_conditions_for_resuming_are_terms_not_support(grain):
+    # ru-grain-024 (13 September 2023 headline).
+    text = (
+        "Глава российского государства Владимир Путин в среду назвал условия для возобновления "
+        "зерновой сделки."
+    )
+    assert _found(grain, text, "ru").get("russia:grain-deal-continuation:open")

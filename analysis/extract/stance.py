@@ -89,6 +89,11 @@ _WORD = re.compile(r"\w+")
 _SLAVIC_NE = re.compile(r"(?<!\w)не(?=\w{5})", re.IGNORECASE)
 _NON_PREFIX = re.compile(r"\bnon\W*(?:\(\w+\)\W*)?$")  # "non-expansion", "non-(further)expansion"
 _COMMA = re.compile(r",|\s[-–—]\s")
+_SUBITEM = re.compile(
+    r"\b(?:including|in particular|such as|notably|в том числе|в частности|включая|у тому числі|"
+    r"зокрема|включно з)\b",
+    re.IGNORECASE,
+)
 _EXPERIENCER_PREPOSITIONS = frozenset({"for", "to", "для"})  # "unacceptable for X"
 _CONJUNCTIONS = frozenset({"and", "и", "і", "та", "й", "або", "или", "or"})
 
@@ -594,8 +599,18 @@ class StanceModel:
         if reading.loose:
             confidence = min(confidence, LOOSE_CONFIDENCE)
         stance = reading.stance
-        if stance != Stance.OPEN and sent.conditional:
-            stance = Stance.OPEN  # "will extend only if ...", "threatens to quit if ...": open
+        outer = reading.outer
+        demand_cue = (
+            outer.value.kind == "favour"
+            and outer.value.weight >= 1.0
+            and not any(
+                h.value.kind == "against" and outer.end <= h.start < target.start for h in sent.cues
+            )
+        )
+        if stance != Stance.OPEN and sent.conditional and not demand_cue:
+            # "will extend only if ...", "threatens to quit if ...": open. A demand stays one
+            # ("unless Moscow's demand to reconnect the bank is met, the deal ends").
+            stance = Stance.OPEN
         evidence = sent.text[att.start : att.end].strip()
         return StanceObservation(
             document_id=ctx.document.id,
@@ -667,6 +682,12 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     items = [*chain, *([post] if post else [])]
     if all(hit.value.kind == "topic" for hit, _ in items):
         return None
+    if (
+        chain
+        and chain[0][0].value.kind == "topic"
+        and any(h.value.kind != "topic" for h, _ in chain)
+    ):
+        return None  # "appealed to Putin about the extension of the deal": a subject, no stance
     if any(h.start < target.start and lo <= h.start for h in sent.irrealis):
         return None
     polarity = 1
@@ -678,7 +699,8 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
             polarity = -polarity
     # "ready to support X" supports X: readiness is `open` only when nothing polar follows it.
     polar_kinds = [hit.value.kind for hit, _ in items if hit.value.kind != "topic"]
-    is_open = polar_kinds[-1] == "open"
+    # "conditions for resuming X", "will consider returning to X": terms, whatever follows.
+    is_open = polar_kinds[-1] == "open" or any("terms" in h.value.flags for h, _ in items)
     if is_open:
         stance = Stance.OPEN if polarity * (-1 if leftover else 1) > 0 else Stance.OPPOSES
     else:
@@ -850,6 +872,8 @@ def _listed(sent: _Sentence, a: _Target, b: _Target) -> bool:
     between = sent.folded[a.end : b.start]
     if not ("," in between or _conjunction_between(sent.folded, a.end, b.start)):
         return False
+    if _SUBITEM.search(between):
+        return False  # "weapons ..., including the missile defense system": a part, not an item
     return not any(
         a.end <= h.start < b.start for h in (*sent.breaks, *(n for n in sent.negations if n.value))
     )
