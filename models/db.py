@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from shiftwatch.errors import ConfigError, StorageError
@@ -23,6 +23,21 @@ from shiftwatch.redact import mask_url, register_database_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # two runs at once wait for each other rather than fail
 MIGRATION_LOCK = 0x5368_6966_7477  # pg_advisory_xact_lock key ("Shiftw"): one migration at a time
+
+
+def _sqlite_pragmas_for(url: str) -> Any:
+    """Return the connect hook of `url`: a file that is not (or no longer) a database fails
+    as one `StorageError` naming it, at open time or mid-run alike."""
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        try:
+            _sqlite_pragmas(dbapi_connection, record)
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise StorageError(f"cannot use database {masked(url)}: {exc}") from None
+
+    return connected
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,7 +81,7 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas_for(url))
         return _report_loss(engine, url)
     try:
         return _report_loss(create_engine(parsed, pool_pre_ping=True), url)
@@ -136,7 +151,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
-    except OperationalError as exc:
+    except DatabaseError as exc:  # OperationalError, or SQLite's "file is not a database"
         raise StorageError(f"cannot open database {engine.url!r}: {exc.orig}") from None
 
 
