@@ -14,6 +14,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import subprocess
+import sys
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -279,3 +282,109 @@ def test_stored_delivery_errors_and_exports_never_show_secrets(
     outputs += [r.getMessage() for r in caplog.records if r.name not in ("werkzeug", "mail.log")]
     token = url.rsplit("/", 1)[1]
     assert leaks(secret, *outputs) == [] and leaks(token, *outputs) == []  # ...not the secret
+
+
+# -- the command line, with Prefect: run, digest --send, export ------------------------------
+
+
+@pytest.fixture
+def pg_url_with_password(postgres_server) -> Iterator[tuple[str, str]]:
+    """Yield (URL, password) of a new PostgreSQL database; trust auth ignores the password."""
+    from conftest import _create_pg_database, _drop_pg_database
+
+    name, url = _create_pg_database(postgres_server)
+    secret = canary()
+    try:
+        yield url.replace("postgres@", f"postgres:{secret}@", 1), secret
+    finally:
+        _drop_pg_database(postgres_server, name)
+
+
+def _prefect_records() -> list[str]:
+    """Return what the Prefect API holds: flow runs (with parameters), task runs, logs,
+    artifacts and events."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    texts = []
+    with get_client(sync_client=True) as client:
+        for items in (
+            client.read_flow_runs(limit=200),
+            client.read_task_runs(limit=200),
+            client.read_logs(limit=200),
+            client.read_artifacts(limit=200),
+        ):
+            texts += [item.model_dump_json() for item in items]
+    events = httpx.post(f"{PREFECT_API_URL.value()}/events/filter", json={"limit": 50}, timeout=30)
+    texts.append(events.text)
+    return texts
+
+
+def _command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the installed `shiftwatch` as an operator would; return what it printed."""
+    shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
+    return subprocess.run(
+        [shiftwatch, *args], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_the_command_line_never_shows_secrets(
+    prefect_harness, pg_url_with_password, monkeypatch, tmp_path: Path, caplog
+) -> None:
+    """Issue 19's reproduction, through the command line: the database URL only in
+    SHIFTWATCH_DATABASE_URL, an SMTP server that quotes the login back, a webhook that echoes
+    the request; `run` delivers, `digest --send` fails on both channels, everything is
+    exported; no output and no store holds a secret, and the digest fails in one line."""
+    from conftest import SEEDS
+    from prefect.settings import PREFECT_API_URL
+
+    db, db_password = pg_url_with_password
+    password, token = f"pw-{canary()}", canary()
+    path = f"/services/T0SECRET/B0SECRET/{token}"
+    hook = HTTPServer(host="127.0.0.1", port=0)
+    hook.expect_request(path).respond_with_handler(
+        lambda req: Response(f"{req.url} {dict(req.headers)}", status=404)
+    )
+    hook.start()
+    controller, port = smtp_server(Inbox(), authenticator=_echo, auth_require_tls=False)
+    env = {
+        "SHIFTWATCH_DATABASE_URL": db, "SHIFTWATCH_SLACK_WEBHOOK_URL": hook.url_for(path),
+        "SHIFTWATCH_SLACK_MIN_INTERVAL_S": "0", "SHIFTWATCH_SMTP_HOST": "127.0.0.1",
+        "SHIFTWATCH_SMTP_PORT": str(port), "SHIFTWATCH_SMTP_SECURITY": "none",
+        "SHIFTWATCH_SMTP_USER": USER, "SHIFTWATCH_SMTP_PASSWORD": password,
+        "SHIFTWATCH_EMAIL_FROM": "sw@example.org", "SHIFTWATCH_EMAIL_TO": "desk@example.org",
+        "SHIFTWATCH_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # The commands that run flows run as processes, on the test's Prefect API, logging at INFO.
+    process_env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+                   "PREFECT_LOGGING_LEVEL": "INFO"}  # fmt: skip
+    caplog.set_level(logging.INFO)
+    outputs: list[str] = []
+    try:
+        ran = _command("run", "--seeds", str(SEEDS), env=process_env)
+        assert ran.returncode == 0, ran.stderr
+        sent = _command("digest", "--send", env=process_env)
+        for kind in ("documents", "stances", "shifts", "alerts", "rejections", "runs"):
+            for fmt in ("jsonl", "csv"):
+                exported = CliRunner().invoke(app, ["export", kind, "--format", fmt])
+                assert exported.exit_code == 0, exported.output
+                outputs.append(exported.output)
+    finally:
+        hook.stop()
+        controller.stop()
+    errors = [line for line in sent.stderr.splitlines() if line.startswith("error:")]
+    assert sent.returncode == 2 and len(errors) == 1, sent.stderr
+    assert "Traceback" not in sent.stderr + ran.stderr and "535" in errors[0], sent.stderr
+    prefect = _prefect_records()
+    assert any("postgres:***@" in text for text in prefect)  # the URL parameter, masked
+    outputs += [ran.stdout, ran.stderr, sent.stdout, sent.stderr, *_dump(db), *prefect]
+    outputs += [r.getMessage() for r in caplog.records if r.name not in ("werkzeug", "mail.log")]
+    assert any("535" in text for text in outputs)  # the refusal was seen and recorded
+    for secret in (password, token, db_password):
+        assert leaks(secret, *outputs) == [], secret
