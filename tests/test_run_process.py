@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
 from pytest_httpserver import HTTPServer
+from reliability_support import record
 from werkzeug import Request, Response
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -128,7 +129,12 @@ def test_kill_9_of_a_run_leaves_no_prefect_server(tmp_path: Path, stalling_feed)
         assert servers, "the run's temporary Prefect server was not found"
         os.kill(run.pid, signal.SIGKILL)
         run.wait(10)
-        wait_for(lambda: not marked_servers(marker), GONE_S, "the server to die with the run")
+        deadline = time.monotonic() + GONE_S
+        while marked_servers(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = marked_servers(marker)
+        record("orphans", inputs=len(servers), kills=1, leaks=len(left))
+        assert left == [], f"the run's Prefect server outlived it: {left}"
     finally:
         for pid in marked_servers(marker):  # never leave one behind, whatever happened
             os.kill(pid, signal.SIGKILL)
@@ -182,6 +188,8 @@ def test_a_database_lost_mid_run_ends_in_one_error_line(
             run.kill()
             run.communicate()
     errors = [line for line in err.splitlines() if line.startswith("error:")]
+    crashed = "Traceback" in err + out or len(errors) != 1 or run.returncode == 0
+    record("database-lost", inputs=1, crashes=int(crashed), leaks=int(CANARY in err + out))
     assert run.returncode != 0, (out, err)
     assert len(errors) == 1, err
     assert "database" in errors[0] and "lost" in errors[0], errors
