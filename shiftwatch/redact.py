@@ -7,8 +7,9 @@ then removes from any text:
 - every registered secret, its percent-encoded form and the base64 of any text that
   contains it (an SMTP server quoting the `AUTH PLAIN` or `AUTH LOGIN` string back), at
   any alignment;
-- for a URL that is a secret (a Slack webhook), its path and each path segment of 8 or
-  more characters (Slack answers may quote only the token);
+- for a URL that is a secret (a Slack webhook), its path and each path segment that looks
+  like a token (8 or more characters, not a lowercase word: Slack answers may quote only
+  the token);
 - what looks like a credential even when nobody registered it: the password of a URL's
   `user:password@`, a `password=` in a connection string, the values of Authorization,
   Cookie and API-key headers, the argument of an SMTP `AUTH` command.
@@ -32,7 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
 MIN_SECRET_CHARS = 4  # shorter "secrets" would mask ordinary words; they protect nothing
-MIN_SEGMENT_CHARS = 8  # a webhook path segment this long is a token, not "services"
+MIN_SEGMENT_CHARS = 8  # a webhook path segment this long (and not a word) is a token
 MIN_BASE64_CHARS = 8  # base64 cores shorter than this match by chance
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s'\"]*:)[^/\s]*@")  # in free text; greedy: '@' in it
@@ -77,8 +78,9 @@ def register_url(url: object) -> None:
         install_log_redaction()
         return
     path = urlsplit(value).path
-    segments = [s for s in path.split("/") if len(s) >= MIN_SEGMENT_CHARS]
-    register(value, path if len(path) > 1 else None, *segments, *map(unquote, segments))
+    segments = [s for s in path.split("/") if _is_token(s)]
+    whole = path if len(path) >= MIN_SEGMENT_CHARS else None
+    register(value, whole, *segments, *map(unquote, segments))
 
 
 def register_database_url(url: object) -> None:
@@ -144,6 +146,12 @@ def redact_record(record: logging.LogRecord) -> None:
         clean = redact(trace)
         if clean != trace:  # formatters print exc_text; the exception object is dropped
             record.exc_info, record.exc_text = None, clean
+
+
+def _is_token(segment: str) -> bool:
+    """Return True for a path segment that looks like a credential ("T0AB12CD", a 24-character
+    token), not a word of the route ("services", "workflows")."""
+    return len(segment) >= MIN_SEGMENT_CHARS and not re.fullmatch(r"[a-z_-]+", segment)
 
 
 def _plain(secret: object) -> str | None:
