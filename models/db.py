@@ -35,7 +35,7 @@ def _sqlite_pragmas_for(url: str) -> Any:
         except sqlite3.DatabaseError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise
-            raise StorageError(f"cannot use database {masked(url)}: {exc}") from None
+            raise StorageError(f"database {masked(url)} is damaged or gone: {exc}") from None
 
     return connected
 
@@ -104,7 +104,8 @@ def _report_loss(engine: Engine, url: str) -> Engine:
         if engine in _IN_USE and _is_loss(context):
             reason = str(context.original_exception).strip().splitlines()
             raise StorageError(
-                f"database {masked(url)} lost during the run: {reason[0] if reason else '?'}"
+                f"database {masked(url)} is gone (lost during the run): "
+                f"{reason[0] if reason else '?'}"
             ) from None
 
     event.listen(engine, "handle_error", lost)
