@@ -18,7 +18,8 @@ It is applied where text leaves: every `errors.ShiftwatchError` message, every l
 (`install_log_redaction`, Prefect's included; registering installs it), the errors stored
 with alerts and deliveries, and the command line's `error:` line. The registry is
 process-wide, like logging: a secret registered by one run is still masked after it ends,
-which errs on the safe side.
+which errs on the safe side. So does masking by value: a weak password that is also a word
+("postgres") is masked wherever that word appears.
 """
 
 from __future__ import annotations
