@@ -7,13 +7,13 @@
   `channel_not_found`, ...).
 
 The webhook URL is a credential (whoever holds it can post): it never appears in a log line,
-an exception message or a traceback from here. Errors are raised `from None` with a message
-scrubbed of the URL, and httpx's own request log lines are redacted while a client is open.
+an exception message or a traceback from here. The client registers it with `redact` (so
+httpx's own request log lines and every error are masked), errors are raised `from None`,
+and of Slack's answer only its first line, redacted and capped, is kept.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -22,26 +22,12 @@ import httpx
 
 from shiftwatch.connectors.http import parse_retry_after
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
+from shiftwatch.redact import MASK, install_log_redaction, redact, register_url
 from shiftwatch.settings import SlackSettings
 
 MAX_WAIT_S = 30.0  # longest Retry-After we sit out inside one send; longer: retry later
 MAX_RATE_LIMITED = 2  # 429s sat out per message before handing back to the outbox
 REASON_CHARS = 200  # of Slack's error body kept in the error message
-REDACTED = "<slack-webhook>"
-
-
-class _Redact(logging.Filter):
-    """Replace the webhook URL in any record of the logger it is attached to."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret in record.getMessage():
-            record.msg = record.getMessage().replace(self.secret, REDACTED)
-            record.args = None
-        return True
 
 
 class SlackWebhook:
@@ -70,12 +56,11 @@ class SlackWebhook:
                 "User-Agent": "shiftwatch/0.1",
             },
         )
-        self._redact = _Redact(self._url)
-        for name in ("httpx", "httpcore"):
-            logging.getLogger(name).addFilter(self._redact)
+        register_url(self._url)
+        install_log_redaction()
 
     def __repr__(self) -> str:
-        return f"SlackWebhook({REDACTED})"
+        return f"SlackWebhook({MASK})"
 
     def __enter__(self) -> SlackWebhook:
         return self
@@ -86,10 +71,8 @@ class SlackWebhook:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool and stop redacting httpx's log lines."""
+        """Close the connection pool."""
         self._client.close()
-        for name in ("httpx", "httpcore"):
-            logging.getLogger(name).removeFilter(self._redact)
 
     def post(self, body: bytes) -> str:
         """Post one JSON body; return Slack's answer once it accepted the message."""
@@ -121,12 +104,12 @@ class SlackWebhook:
         except httpx.TimeoutException:
             raise TransientDeliveryError("Slack webhook timed out") from None
         except httpx.TransportError as exc:
-            reason = self._scrub(str(exc)) or type(exc).__name__
+            reason = redact(str(exc)) or type(exc).__name__
             raise TransientDeliveryError(f"Slack webhook unreachable: {reason}") from None
 
     def _outcome(self, response: httpx.Response) -> str:
         """Return the accepted answer, or raise by status: 5xx/408 transient, else permanent."""
-        reason = self._scrub(response.text.strip()[:REASON_CHARS]) or response.reason_phrase
+        reason = answer_reason(response.text) or response.reason_phrase
         if response.is_success:
             return f"{response.status_code} {reason}"
         message = f"Slack webhook answered {response.status_code}: {reason}"
@@ -134,20 +117,16 @@ class SlackWebhook:
             raise TransientDeliveryError(message)
         raise PermanentDeliveryError(message)
 
-    def _scrub(self, text: str) -> str:
-        """Return `text` without the webhook URL, its path, or any piece of the path.
 
-        Slack's answers may quote only the token (the last path segment), so every segment
-        of 8 or more characters is redacted on its own too.
-        """
-        path = httpx.URL(self._url).path
-        text = text.replace(self._url, REDACTED)
-        if len(path) > 1:
-            text = text.replace(path, REDACTED)
-        for segment in sorted(path.split("/"), key=len, reverse=True):
-            if len(segment) >= 8:
-                text = text.replace(segment, REDACTED)
-        return text
+def answer_reason(body: str) -> str:
+    """Return the first line of a webhook's answer, redacted and at most `REASON_CHARS` long.
+
+    Slack answers with a short reason (`invalid_payload`, `no_service`); a proxy in between
+    may quote the request (its URL, its headers) back, so only the first line is kept.
+    """
+    lines = body.strip().splitlines()
+    first = " ".join(lines[0].split()) if lines else ""
+    return redact(first)[:REASON_CHARS]
 
 
 def retry_after_s(value: str | None, default: float = 1.0) -> float:

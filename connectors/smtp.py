@@ -8,6 +8,10 @@ and mail clients that thread or de-duplicate by it show it once.
 Errors are classified the way SMTP does: 4xx replies, timeouts and dropped connections are
 transient (retry later); 5xx replies, failed logins, a server without STARTTLS or a
 certificate that does not verify are permanent until someone fixes the settings.
+
+A server's reply is quoted in the error, so the password is registered with `redact`: a
+server that echoes the login (in clear or as the base64 `AUTH` string) has it masked in the
+error, the alerts table and the logs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from email.policy import SMTP
 from email.utils import formatdate
 
 from shiftwatch.errors import PermanentDeliveryError, TransientDeliveryError
+from shiftwatch.redact import install_log_redaction, register
 from shiftwatch.settings import SmtpSettings
 
 MESSAGE_ID_DOMAIN = "shiftwatch.invalid"  # used when the sender has no usable domain
@@ -73,6 +78,8 @@ class SmtpMailer:
     def __init__(self, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None):
         self.settings = settings
         self._context = ssl_context or ssl.create_default_context()
+        register(settings.password)
+        install_log_redaction()
 
     def __repr__(self) -> str:
         s = self.settings

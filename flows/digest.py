@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
 from shiftwatch.context import build_context
 from shiftwatch.errors import ConfigError, DeliveryError
@@ -67,9 +68,12 @@ def digest(
     since: str | None = None,
     fmt: str = "markdown",
     watchlist: str | None = None,
-    database_url: str | None = None,
+    database_url: str | SecretStr | None = None,
 ) -> DigestSummary:
-    """Render the digest of what is new since the last one, publish it, and send it."""
+    """Render the digest of what is new since the last one, publish it, and send it.
+
+    Prefect stores a run's parameters: a `database_url` with a password comes wrapped in
+    `settings.DatabaseUrl` (stored masked), or stays in SHIFTWATCH_DATABASE_URL."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown digest format {fmt!r}: use one of {', '.join(FORMATS)}")
     ctx = build_context(database_url=database_url, watchlist=watchlist, secret_blocks=send)

@@ -51,6 +51,7 @@ from shiftwatch.models.rows import insert_ignore
 from shiftwatch.models.shifts import shift_row
 from shiftwatch.models.tables import utcnow
 from shiftwatch.records import DeliveryOutcome, OutboxStatus
+from shiftwatch.redact import redact
 
 PENDING, SENDING, SENT = OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT
 FAILED, HELD, WRITTEN = OutboxStatus.FAILED, OutboxStatus.HELD, OutboxStatus.WRITTEN
@@ -250,9 +251,9 @@ def _finish(
                 attempt=claim.attempt,
                 outcome=outcome,
                 at=now,
-                detail=(detail if held else f"{detail} (lease lost: another deliverer took over)")[
-                    :ERROR_CHARS
-                ],
+                detail=redact(
+                    detail if held else f"{detail} (lease lost: another deliverer took over)"
+                )[:ERROR_CHARS],
             )
         )
     return held
@@ -286,7 +287,7 @@ def mark_failed(
     """Record a failed attempt; return the alert's new status: `pending` again after a backoff
     when the failure is transient and attempts remain, else `failed` with the reason."""
     now = now or utcnow()
-    reason = reason[:ERROR_CHARS]
+    reason = redact(reason)[:ERROR_CHARS]  # a server's reply may quote a secret back
     if transient and claim.attempt < max_attempts:
         wait = backoff_s(claim.attempt, retry_after, rng)
         values = {

@@ -48,12 +48,16 @@ class RunContext:
 
 def build_context(
     *,
-    database_url: str | None = None,
+    database_url: str | SecretStr | None = None,
     watchlist: str | Path | None = None,
     feeds_file: str | Path | None = None,
     secret_blocks: bool = True,
 ) -> RunContext:
-    """Resolve everything a run needs, once; `secret_blocks=False` skips the Prefect lookup."""
+    """Resolve everything a run needs, once; `secret_blocks=False` skips the Prefect lookup.
+
+    `database_url` may come wrapped (`settings.DatabaseUrl`) so that Prefect stores it masked."""
+    if isinstance(database_url, SecretStr):
+        database_url = database_url.get_secret_value()
     settings = load_settings(database_url=database_url, watchlist=watchlist, feeds_file=feeds_file)
     if secret_blocks:
         settings = with_secret_blocks(settings)

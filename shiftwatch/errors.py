@@ -11,13 +11,20 @@
         └── PermanentDeliveryError  give up, record the reason
 
 Per-item problems are not exceptions: stages return `records.Rejected` with a reason.
+Every message passes through `redact.redact` when the exception is made: a server's reply
+quoted in one (an SMTP server echoing the login) never carries a secret further.
 """
 
 from __future__ import annotations
 
+from shiftwatch.redact import redact
+
 
 class ShiftwatchError(Exception):
-    """Base class: anything shiftwatch raises on purpose."""
+    """Base class: anything shiftwatch raises on purpose; its message is redacted."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(ShiftwatchError):

@@ -1,7 +1,9 @@
 """Settings: one object, read once from `SHIFTWATCH_*` variables and command-line overrides.
 
 Grouped views (`smtp()`, `slack()`, `http()`) are handed down to the code that needs them, so
-no module reads the environment on its own. Secrets are `SecretStr`: they print as '**********'.
+no module reads the environment on its own. Secrets are `SecretStr`: they print as
+'**********', and every settings object registers its secrets with `redact` when it is made,
+so no error or log line can show them.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shiftwatch.errors import ConfigError
+from shiftwatch.redact import mask_url, register, register_database_url, register_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WATCHLIST = PROJECT_ROOT / "watchlists" / "russia-nato-2022.yaml"
 DEFAULT_SEEDS = PROJECT_ROOT / "data" / "seeds"
+
+
+class DatabaseUrl(SecretStr):
+    """A database URL handed to a flow: Prefect stores a flow run's parameters, and this one
+    is stored (and shown) with its password masked, while the run gets the whole URL."""
+
+    def _display(self) -> str:
+        return mask_url(self.get_secret_value())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,12 +43,18 @@ class SmtpSettings:
     recipients: tuple[str, ...]
     timeout_s: float
 
+    def __post_init__(self) -> None:
+        register(self.password)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SlackSettings:
     webhook_url: SecretStr
     min_interval_s: float
     timeout_s: float
+
+    def __post_init__(self) -> None:
+        register_url(self.webhook_url)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +96,12 @@ class Settings(BaseSettings):
     global_concurrency: int = Field(default=32, ge=1)
 
     digest_timezone: str = "UTC"
+
+    def model_post_init(self, context: object, /) -> None:
+        """Register the secrets (SMTP password, webhook URL, database password) for redaction."""
+        register(self.smtp_password)
+        register_url(self.slack_webhook_url)
+        register_database_url(self.database_url)
 
     @field_validator("slack_webhook_url", "smtp_password", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ import typer
 from shiftwatch.cli.feeds import feeds_app
 from shiftwatch.cli.watchlist import watchlist_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
+from shiftwatch.redact import redact
 from shiftwatch.render.digest import strip_controls
 
 if TYPE_CHECKING:
@@ -107,8 +108,8 @@ def configure_prefect() -> None:
 
 
 def fail(message: str) -> None:
-    """Print one error line and exit with status 2."""
-    typer.secho(f"error: {strip_controls(message)}", fg=typer.colors.RED, err=True)
+    """Print one error line (secrets masked) and exit with status 2."""
+    typer.secho(f"error: {strip_controls(redact(message))}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
 
@@ -157,14 +158,17 @@ def run(
     try:
         preflight(seeds, watchlist, db, feed, feeds_file)
         _parse_since(since)
+        from shiftwatch.flows.local import prepare_local_run
         from shiftwatch.flows.monitor import monitor
+        from shiftwatch.settings import DatabaseUrl
 
+        prepare_local_run()
         summary = monitor(
             seeds=[str(s) for s in seeds] if seeds else None,
             feeds=list(feed) if feed else None,
             feeds_file=str(feeds_file) if feeds_file else None,
             watchlist=str(watchlist) if watchlist else None,
-            database_url=db,
+            database_url=DatabaseUrl(db) if db else None,  # stored masked by Prefect
             deliver=not no_deliver,
             since=since,
         )
@@ -325,20 +329,23 @@ def digest(
 
 def _send_digest(db: str | None, watchlist: Path | None, fmt: str, since: str | None) -> None:
     """Run the `digest` flow with send=True; print the digest and where it went."""
-    from shiftwatch.settings import load_settings
+    from shiftwatch.settings import DatabaseUrl, load_settings
 
     settings = load_settings(database_url=db, watchlist=watchlist)
     settings.slack(), settings.smtp()
     start = _parse_since(since)
     configure_prefect()
     from shiftwatch.flows.digest import digest as digest_flow
+    from shiftwatch.flows.local import prepare_local_run
+
+    prepare_local_run()
 
     result = digest_flow(
         send=True,
         since=start.isoformat() if start else None,
         fmt=fmt,
         watchlist=str(watchlist) if watchlist else None,
-        database_url=db,
+        database_url=DatabaseUrl(db) if db else None,  # stored masked by Prefect
     )
     typer.echo(strip_controls(result["text"]))
     where = ", ".join(result["sent"]) or "nowhere (no channel configured)"
