@@ -205,6 +205,14 @@ class _Notices:
     terms: tuple[str, ...]
     self_refs: tuple[str, ...]
     human: tuple[str, ...]
+    pair: re.Pattern[str]  # a machine word near a translation word, either order
+
+    def names_mt(self, line: str) -> bool:
+        """Return whether a lower-cased line names machine translation."""
+        return any(term in line for term in self.terms) or self.pair.search(line) is not None
+
+
+NOTICE_PAIR_REACH = 60  # characters between a machine word and a translation word
 
 
 @functools.cache
@@ -215,7 +223,15 @@ def _notices() -> _Notices:
     def merged(key: str) -> tuple[str, ...]:
         return tuple(sorted({str(p).lower() for ps in data[key].values() for p in ps}))
 
-    return _Notices(terms=merged("terms"), self_refs=merged("self_refs"), human=merged("human"))
+    machine = "|".join(map(re.escape, merged("machine")))
+    translation = "|".join(map(re.escape, merged("translation")))
+    reach = f".{{0,{NOTICE_PAIR_REACH}}}?"
+    pair = re.compile(
+        f"(?:{machine}){reach}(?:{translation})|(?:{translation}){reach}(?:{machine})"
+    )
+    return _Notices(
+        terms=merged("terms"), self_refs=merged("self_refs"), human=merged("human"), pair=pair
+    )
 
 
 def find_notices(text: str, lowered: str | None = None) -> Iterator[MTArtifact]:
@@ -226,19 +242,17 @@ def find_notices(text: str, lowered: str | None = None) -> Iterator[MTArtifact]:
     Lines the exact patterns (`find_disclaimers`) already caught are left to them."""
     table = _notices()
     lowered = lowered or lower_in_place(text)
-    if not any(term in lowered for term in table.terms):
+    if not table.names_mt(lowered):
         return
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
     edges = lines[:EDGE_LINES] + lines[max(EDGE_LINES, len(lines) - EDGE_LINES) :]
-    with_term = {
-        lowered[a:b].strip() for a, b in lines if any(t in lowered[a:b] for t in table.terms)
-    }
+    with_term = {lowered[a:b].strip() for a, b in lines if table.names_mt(lowered[a:b])}
     if len(with_term) > 1:
         return  # machine translation is what the text is about, not how it was made
     known = {(a.start, a.end) for a in find_disclaimers(text, lowered)}
     for start, end in edges:
         line = lowered[start:end]
-        if not any(term in line for term in table.terms) or any(h in line for h in table.human):
+        if not table.names_mt(line) or any(h in line for h in table.human):
             continue
         if (_notice_form(line) or any(ref in line for ref in table.self_refs)) and (
             start,
