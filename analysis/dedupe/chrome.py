@@ -116,20 +116,19 @@ def unwrap(text: str) -> list[str]:
     A blank line always ends a paragraph.
     """
     lines: list[str] = []
-    open_line = False  # the last line may be continued
+    unfinished = long_line = False  # about the last line kept
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
-            open_line = False
+            unfinished = False
             lines.append("")
             continue
-        if open_line and lines:
+        if lines and unfinished and (long_line or line[:1].islower()):
             lines[-1] = f"{lines[-1]} {line}"
         else:
             lines.append(line)
-        last = lines[-1]
-        unfinished = not _SENTENCE_END_RE.search(last)
-        open_line = unfinished and (len(raw.strip()) >= WRAP_MIN_CHARS or last[-1:] in ",-")
+        unfinished = not _SENTENCE_END_RE.search(lines[-1])
+        long_line = len(line) >= WRAP_MIN_CHARS or line[-1:] in ",-"
     return lines
 
 
