@@ -394,8 +394,10 @@ class DuplicateIndex:
     """MinHash LSH over every stored signature: candidates for a new text, no history scan.
 
     Band keys of older documents live in one sorted array (binary search); keys added since
-    the last merge live in a dict and are merged in every `merge_every` documents. Memory:
-    `bands` x 8 bytes + `num_perm` x 2 bytes + the id string, per document.
+    the last merge live in a dict and are merged in every `merge_every` documents. Each document
+    has `bands` body keys and, when it has an opening, `LEAD_BANDS` opening keys. Memory:
+    (`bands` + `LEAD_BANDS`) x 8 bytes + (`num_perm` + `LEAD_PERM`) x 2 bytes + 1 + the id
+    string, per document.
     """
 
     def __init__(self, *, bands: int = BANDS, rows: int = ROWS, merge_every: int = 8192) -> None:
