@@ -59,6 +59,14 @@ BOILERPLATE_RE = re.compile(
     r"do you want to leave a comment|please enter your (?:comment|name)",
     re.IGNORECASE,
 )
+# Words every match of the expressions above contains (lower case): a cheap test first.
+_CREDIT_MARKERS = ("photo", "via ap", "getty", "image", "file - ", "©", "фото", "tt news")
+_BOILERPLATE_MARKERS = (
+    "read", "related", "more stories", "share", "leave a", "sign up", "subscribe", "advert",
+    "sponsored", "dmca", "loading", "чита", "подпис", "подел", "приєдн", "дивіться", "edited by",
+    "auto-generated", "rights to this material", "copyright holder", "leave a comment",
+    "please enter",
+)  # fmt: skip
 _QUOTE_RE = re.compile(
     r'"[^"\n]{1,800}"|“[^”\n]{1,800}”|«[^»\n]{1,800}»|„[^“”\n]{1,800}[“”]|'
     r"‘[^’\n]{1,800}’|‹[^›\n]{1,800}›"
@@ -83,9 +91,14 @@ def _is_marked_chrome(text: str) -> bool:
     """Return whether a line is a credit, boilerplate, a "|"-separated byline or a teaser."""
     if len(text.split()) > CAPTION_MAX_WORDS:
         return False  # a paragraph of story text that mentions a photo or ends in "..."
-    if CREDIT_RE.search(text) or BOILERPLATE_RE.search(text):
+    if text.count("|") >= 2 or _TEASER_RE.search(text) is not None:
         return True
-    return text.count("|") >= 2 or _TEASER_RE.search(text) is not None
+    lowered = text.lower()  # the expressions are slow on long lines: test their words first
+    if any(marker in lowered for marker in _CREDIT_MARKERS) and CREDIT_RE.search(text):
+        return True
+    return any(marker in lowered for marker in _BOILERPLATE_MARKERS) and bool(
+        BOILERPLATE_RE.search(text)
+    )
 
 
 def line_key(line: str) -> str:

@@ -35,8 +35,9 @@ leave with fewer than `MIN_BODY_WORDS` words is shingled whole.
 when (`is_edited_copy`)
 the smaller text's prose outside quotations is at least `PROSE_CONTAINMENT_MIN` inside the larger's
 (stories on one event share what speakers said; copies share the reporter's sentences too), the
-two open alike (`OPENING_CONTAINMENT_MIN` of one text's first three sentences in the other's
-first half: a follow-up that reuses a story as background opens its own way), and the smaller is
+two open alike (`OPENING_CONTAINMENT_MIN` of each text's first three sentences in the other's
+first half, or of one when half the prose is shared: a follow-up that reuses a story as
+background opens its own way), and the smaller is
 at least `EDITED_SIZE_RATIO_MIN` of the larger. Edited copies share too little of their bodies
 for the body LSH, so each signature also carries a 32-value MinHash of the text's opening
 (`lead`), indexed in 16 bands of 2 rows: openings with Jaccard 0.3 meet with probability 0.78.
@@ -99,10 +100,12 @@ MAX_CONFIRM = 20  # candidates confirmed per document, best estimates first
 MT_THRESHOLD = 0.5  # `Document.mt_score` from which a document counts as a translation
 # Edited copies (a wire story re-edited, cut or re-chromed by another outlet; see the module doc):
 PROSE_CONTAINMENT_MIN = 0.42  # share of the smaller text's unquoted shingles inside the larger
-OPENING_CONTAINMENT_MIN = 0.3  # share of one text's opening found in the other's first half
+OPENING_CONTAINMENT_MIN = 0.3  # share of each text's opening found in the other's first half
+PROSE_SHARED_STRONG = 0.5  # ... or of one of them, when this much prose is shared
 EDITED_SIZE_RATIO_MIN = 0.2  # smaller text >= this share of the larger: a brief in a round-up
 # of five or more stories stays out
 EDITED_COMMON_MIN = 12  # unquoted shingles in common, at least
+EDITED_CONTAINMENT_GATE = 0.3  # below this body containment the edited-copy test is not run
 MIN_BODY_WORDS = 20  # chrome stripping that leaves fewer words than this keeps the whole text
 LEAD_BANDS = 16  # LSH over the opening's MinHash: 16 bands of 2 rows of the first 32 permutations
 LEAD_ROWS = 2
@@ -345,8 +348,9 @@ def is_edited_copy(
     Each argument holds the shingles of a text's prose outside quotations, its opening and its
     first half (`chrome.prose`, `chrome.opening`, `chrome.head`). A copy shares the reporter's
     sentences, not only the speakers' (`PROSE_CONTAINMENT_MIN` of the smaller text's prose), and
-    opens the way the other does (`OPENING_CONTAINMENT_MIN` of one opening found in the other's
-    first half); a follow-up that reuses the first story as background has its own opening.
+    opens the way the other does (`OPENING_CONTAINMENT_MIN` of each opening found in the other's
+    first half, or of one of them when `PROSE_SHARED_STRONG` of the prose is shared); a follow-up
+    that reuses the first story as background has its own opening.
     """
     prose_a, opening_a, head_a = mine
     prose_b, opening_b, head_b = theirs
@@ -356,7 +360,12 @@ def is_edited_copy(
     common = len(np.intersect1d(prose_a, prose_b, assume_unique=True))
     if common < EDITED_COMMON_MIN or common < PROSE_CONTAINMENT_MIN * smaller:
         return False
-    return max(_inside(opening_a, head_b), _inside(opening_b, head_a)) >= OPENING_CONTAINMENT_MIN
+    # Each opening in the other's first half; or one of them, when the prose is shared beyond
+    # what a follow-up reuses as background (`PROSE_SHARED_STRONG`).
+    openings = sorted((_inside(opening_a, head_b), _inside(opening_b, head_a)))
+    if openings[0] >= OPENING_CONTAINMENT_MIN:
+        return True
+    return openings[1] >= OPENING_CONTAINMENT_MIN and common >= PROSE_SHARED_STRONG * smaller
 
 
 def _inside(part: np.ndarray, whole: np.ndarray) -> float:
@@ -712,11 +721,11 @@ class _Member:
         """Return the shingles of the body's prose, opening and first half (`chrome`)."""
         if self.views is None:
             body = self.shingle_body()
-            self.views = (
-                shingle_set(prose(body)),
-                shingle_set(opening(body)),
-                shingle_set(head(body)),
+            prose_, opening_, head_ = (
+                shingles_of_normalized(normalize_for_hash(part))
+                for part in (prose(body), opening(body), head(body))
             )
+            self.views = (prose_, opening_, head_)
         return self.views
 
     def hash(self) -> str:
@@ -849,8 +858,9 @@ def _best_match(
         mine, theirs = member.shingle_set(), other.shingle_set()
         jaccard, containment = compare_shingles(mine, theirs)
         smaller, larger = sorted((len(mine), len(theirs)))
-        if not is_near_duplicate(jaccard, containment, smaller, larger) and not is_edited_copy(
-            member.edit_views(), other.edit_views()
+        if not is_near_duplicate(jaccard, containment, smaller, larger) and (
+            containment < EDITED_CONTAINMENT_GATE
+            or not is_edited_copy(member.edit_views(), other.edit_views())
         ):
             continue
         if best is None or (jaccard, containment) > (best[2], best[3]):
