@@ -4,7 +4,9 @@
 
 - ``disclaimer``: the page says so ("automatically translated … by Google Translate", "Переклад …
   автоматично здійснено", "avtomatik olaraq … tərcümə"...), in any language
-  (lexicons/disclaimers.yaml);
+  (lexicons/disclaimers.yaml), or a notice by meaning (lexicons/mt_notices.yaml): a
+  machine-translation term, or a machine word near a translation word ("Übersetzung wurde
+  maschinell erstellt"), in an edge line that refers to the text;
 - ``mojibake``: mis-decoded text left in (analysis/mojibake.py);
 - ``calque``: an idiom rendered word for word ("reinforced concrete … guarantees" for
   железобетонные гарантии), from one data file per source language (lexicons/mt/<lang>.yaml),
@@ -14,7 +16,12 @@
 - ``untranslated_fragment``: a few words of another script left inside target-language prose
   (quoted, bracketed, glossed, hashtagged or capitalised runs, and whole lines in another
   language, are legitimate and skipped); in Ukrainian, words with Russian-only letters;
-- ``punctuation_spacing``: a space before , . ; : ! ? ” » as MT engines leave it.
+- ``punctuation_spacing``: a space before , . ; : ! ? ” » as MT engines leave it;
+- ``profile``, ``mixed_script``, ``acronym_variants``, ``source_typography``: translationese
+  without a notice (analysis/language/translationese.py): function words and punctuation off
+  the language's news norm, Latin and Cyrillic letters in one word, one acronym in two letter
+  orders, a source language's typography (dialogue dashes, guillemets, a Russian agency
+  dateline) in English.
 
 Score. Each artifact has a weight w in (0, 1). Repeats of the same evidence text count once.
 Within a kind k the distinct weights combine by noisy-OR and are capped, so that no amount of
@@ -28,7 +35,8 @@ Weights: disclaimer 0.9 (0.5 when buried in a long paragraph), calque 0.2-0.45 p
 untranslated_fragment 0.3, mojibake 0.3, name_variants 0.25 (two spellings in the text) or 0.12
 (one spelling unlike every watchlist alias, English only), punctuation_spacing 0.08 each. Caps:
 disclaimer 0.95, calque 0.85, untranslated_fragment 0.6, mojibake 0.3, name_variants 0.25,
-punctuation_spacing 0.25.
+punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.35 (cap
+0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4).
 
 A text is flagged (`MTResult.flagged`) when score >= MT_THRESHOLD (0.5): one disclaimer does it;
 one calque never does alone, two distinctive ones do, and so does a calque with evidence of
@@ -53,6 +61,7 @@ from anyascii import anyascii
 
 from shiftwatch.analysis import LEXICON_DIR
 from shiftwatch.analysis.language.mojibake import find_mojibake
+from shiftwatch.analysis.language.translationese import find_translationese
 from shiftwatch.records import MTArtifact, Segment
 
 MT_THRESHOLD = 0.5
@@ -65,6 +74,10 @@ CAPS: dict[str, float] = {
     "mojibake": 0.3,
     "name_variants": 0.25,
     "punctuation_spacing": 0.25,
+    "profile": 0.25,
+    "mixed_script": 0.45,
+    "acronym_variants": 0.3,
+    "source_typography": 0.4,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
@@ -120,6 +133,7 @@ def find_mt_artifacts(
         *find_name_variants(text, names, language=language, foreign=foreign),
         *find_untranslated(text, language, foreign, mojibake),
         *find_spacing(text, language, foreign),
+        *find_translationese(text, language),
     ]
     artifacts.sort(key=lambda artifact: (artifact.start or 0, artifact.kind))
     return MTResult(score=score_artifacts(artifacts), artifacts=tuple(artifacts))
@@ -205,6 +219,14 @@ class _Notices:
     terms: tuple[str, ...]
     self_refs: tuple[str, ...]
     human: tuple[str, ...]
+    pair: re.Pattern[str]  # a machine word near a translation word, either order
+
+    def names_mt(self, line: str) -> bool:
+        """Return whether a lower-cased line names machine translation."""
+        return any(term in line for term in self.terms) or self.pair.search(line) is not None
+
+
+NOTICE_PAIR_REACH = 60  # characters between a machine word and a translation word
 
 
 @functools.cache
@@ -215,7 +237,15 @@ def _notices() -> _Notices:
     def merged(key: str) -> tuple[str, ...]:
         return tuple(sorted({str(p).lower() for ps in data[key].values() for p in ps}))
 
-    return _Notices(terms=merged("terms"), self_refs=merged("self_refs"), human=merged("human"))
+    machine = "|".join(map(re.escape, merged("machine")))
+    translation = "|".join(map(re.escape, merged("translation")))
+    reach = f".{{0,{NOTICE_PAIR_REACH}}}?"
+    pair = re.compile(
+        f"(?:{machine}){reach}(?:{translation})|(?:{translation}){reach}(?:{machine})"
+    )
+    return _Notices(
+        terms=merged("terms"), self_refs=merged("self_refs"), human=merged("human"), pair=pair
+    )
 
 
 def find_notices(text: str, lowered: str | None = None) -> Iterator[MTArtifact]:
@@ -226,19 +256,17 @@ def find_notices(text: str, lowered: str | None = None) -> Iterator[MTArtifact]:
     Lines the exact patterns (`find_disclaimers`) already caught are left to them."""
     table = _notices()
     lowered = lowered or lower_in_place(text)
-    if not any(term in lowered for term in table.terms):
+    if not table.names_mt(lowered):
         return
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
     edges = lines[:EDGE_LINES] + lines[max(EDGE_LINES, len(lines) - EDGE_LINES) :]
-    with_term = {
-        lowered[a:b].strip() for a, b in lines if any(t in lowered[a:b] for t in table.terms)
-    }
+    with_term = {lowered[a:b].strip() for a, b in lines if table.names_mt(lowered[a:b])}
     if len(with_term) > 1:
         return  # machine translation is what the text is about, not how it was made
     known = {(a.start, a.end) for a in find_disclaimers(text, lowered)}
     for start, end in edges:
         line = lowered[start:end]
-        if not any(term in line for term in table.terms) or any(h in line for h in table.human):
+        if not table.names_mt(line) or any(h in line for h in table.human):
             continue
         if (_notice_form(line) or any(ref in line for ref in table.self_refs)) and (
             start,

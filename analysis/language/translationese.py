@@ -1,0 +1,161 @@
+"""Evidence of machine translation that no notice states: the traces of the pipeline and of the
+source language's grammar. Each finder returns `MTArtifact`s for `translation.find_mt_artifacts`,
+which scores them with the others (capped noisy-OR per kind, see translation.py).
+
+- ``profile``: function words and punctuation far from the language's news norm
+  (`profile.profile_distance`, root mean square z-score at least `PROFILE_MIN`); weight
+  `PROFILE_WEIGHT`, `PROFILE_STRONG_WEIGHT` from `PROFILE_STRONG`. Weak by design: human texts of
+  unusual form (a list of tweets, a transcript, a wire round-up) sit as far from the norm as the
+  machine-translated texts measured (RMS 1.2-1.4 for both); it only tips a text that has other
+  evidence.
+- ``mixed_script``: one word spelled with Latin and Cyrillic letters together ("Оur" with a
+  Cyrillic О), which a keyboard never produces and a transliterating pipeline does.
+- ``source_typography``: in English, a source language's typography carried over: dialogue
+  dashes ("– There are major differences – he stressed"), guillemets around English words, a
+  Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
+  "MOSCOW, January 26 - RIA Novosti").
+- ``acronym_variants``: one organisation's acronym written with its letters in another order in
+  the same text ("OSCE" and "OBSE", "CPC" and "CCP"), as engines do from languages with another
+  word order.
+
+False-positive rates on human text and recall on machine-translated text are in
+bench/results.md (`python bench/mt_corpus.py --split dev`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from shiftwatch.analysis.language.profile import profile_distance
+from shiftwatch.records import MTArtifact
+
+PROFILE_MIN = 1.3  # RMS z-score from which a text's profile counts as evidence
+PROFILE_STRONG = 1.8
+PROFILE_WEIGHT = 0.2  # at most what a human transcript may score (tests)
+PROFILE_STRONG_WEIGHT = 0.25
+MIXED_SCRIPT_WEIGHT = 0.35
+ACRONYM_WEIGHT = 0.3
+TYPOGRAPHY_WEIGHT = 0.35
+
+_LATIN = "A-Za-z"
+_CYRILLIC = "А-Яа-яЁёІіЇїЄєҐґ"
+_MIXED_RE = re.compile(
+    f"\\b(?=[{_LATIN}{_CYRILLIC}]*[{_LATIN}])(?=[{_LATIN}{_CYRILLIC}]*[{_CYRILLIC}])"
+    f"[{_LATIN}{_CYRILLIC}]{{2,}}\\b"
+)
+_ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_TYPOGRAPHY = (
+    (
+        re.compile(
+            r"(?m)^[–—] [A-Z]|[.!?,] [–—] [A-Z][a-z]|"
+            r"[”\"»]\s*[,.]?\s*[–—-]\s*(?:said|added|stressed|noted|he|she)\b"
+        ),
+        "dialogue dash (Slavic typography)",
+    ),
+    (re.compile(r"«[A-Za-z][^»\n]{0,200}»"), "guillemets around English words"),
+    (
+        re.compile(
+            rf"\b[A-Z][A-Za-z]+\. \d{{1,2}}(?:st|nd|rd|th)? of (?:{_MONTHS})\. [A-Z]{{4,}}|"
+            rf"\b[A-Z]{{3,}}, (?:{_MONTHS}) \d{{1,2}} [-–] (?:RIA Novosti|TASS|Interfax)\b"
+        ),
+        "Russian agency dateline rendered word for word",
+    ),
+)
+
+
+def find_translationese(text: str, language: str) -> list[MTArtifact]:
+    """Return the pipeline and grammar traces in `text` (see the module doc)."""
+    return [
+        *find_profile(text, language),
+        *find_mixed_script(text),
+        *find_acronym_variants(text),
+        *(find_source_typography(text) if language == "en" else []),
+    ]
+
+
+def find_profile(text: str, language: str) -> list[MTArtifact]:
+    """Return one artifact when the text's function words and punctuation are off the norm."""
+    found = profile_distance(text, language)
+    if found is None or found[0] < PROFILE_MIN:
+        return []
+    distance, farthest = found
+    weight = PROFILE_STRONG_WEIGHT if distance >= PROFILE_STRONG else PROFILE_WEIGHT
+    detail = ", ".join(f"{name} z={z:+.1f}" for name, z in farthest)
+    end = _first_line_end(text)
+    return [
+        MTArtifact(
+            kind="profile",
+            evidence=text[:end],
+            start=0,
+            end=end,
+            weight=weight,
+            detail=f"distance {distance:.2f} from the {language} news profile: {detail}",
+        )
+    ]
+
+
+def _first_line_end(text: str, limit: int = 200) -> int:
+    """Return where the text's first line ends (at most `limit` characters in): the span a
+    whole-text artifact points at."""
+    end = text.find("\n")
+    return min(len(text) if end == -1 else end, limit)
+
+
+def find_mixed_script(text: str) -> list[MTArtifact]:
+    """Return each word that mixes Latin and Cyrillic letters."""
+    return [
+        MTArtifact(
+            kind="mixed_script",
+            evidence=match.group(),
+            start=match.start(),
+            end=match.end(),
+            weight=MIXED_SCRIPT_WEIGHT,
+            detail="Latin and Cyrillic letters in one word",
+        )
+        for match in _MIXED_RE.finditer(text)
+    ]
+
+
+def find_acronym_variants(text: str) -> list[MTArtifact]:
+    """Return acronyms written with the same letters in another order in the same text."""
+    spellings: dict[str, dict[str, int]] = defaultdict(dict)
+    for match in _ACRONYM_RE.finditer(text):
+        spellings["".join(sorted(match.group()))].setdefault(match.group(), match.start())
+    found = []
+    for variants in spellings.values():
+        if len(variants) < 2:
+            continue
+        (first, _), *others = sorted(variants.items(), key=lambda item: item[1])
+        for word, start in others:
+            found.append(
+                MTArtifact(
+                    kind="acronym_variants",
+                    evidence=word,
+                    start=start,
+                    end=start + len(word),
+                    weight=ACRONYM_WEIGHT,
+                    detail=f"also written {first}",
+                )
+            )
+    return found
+
+
+def find_source_typography(text: str) -> list[MTArtifact]:
+    """Return the source language's typography found in English text (one per convention)."""
+    found = []
+    for pattern, detail in _TYPOGRAPHY:
+        match = pattern.search(text)
+        if match:
+            found.append(
+                MTArtifact(
+                    kind="source_typography",
+                    evidence=match.group(),
+                    start=match.start(),
+                    end=match.end(),
+                    weight=TYPOGRAPHY_WEIGHT,
+                    detail=detail,
+                )
+            )
+    return found
