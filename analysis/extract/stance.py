@@ -365,7 +365,7 @@ class StanceModel:
 
         c = self.cues
         s, e = att.start, att.end
-        cues = self._cues(free, folded, s, e, lang)
+        cues = self._cues(free, folded, s, e, lang, spans)
         return _Sentence(
             att=att,
             text=text,
@@ -400,14 +400,20 @@ class StanceModel:
         s: int,
         e: int,
         lang: str,
+        spans: Sequence[tuple[int, int]] = (),
     ) -> tuple[Hit[_Cue], ...]:
         """Return a sentence's cues: the demands' own (matched on lemmas) first, then the
         generic lexicon's where they do not overlap them."""
         own = _longest(free(self.demand_cues.finditer(folded, lang, s, e)))
+        local = [(a, b) for a, b in spans if a < e and b > s]
         generic = [
             h
-            for h in free(self.cues.cues.finditer(folded, s, e))
-            if not any(o.start < h.end and h.start < o.end for o in own)
+            for h in self.cues.cues.finditer(folded, s, e)
+            # a name may fill a cue's gap ("закликаємо Росію до"), never hold part of the cue
+            if not any(
+                a < h.end and h.start < b and not (h.start < a and b < h.end) for a, b in local
+            )
+            and not any(o.start < h.end and h.start < o.end for o in own)
         ]
         return tuple(sorted((*own, *generic), key=lambda h: (h.start, -h.end)))
 
