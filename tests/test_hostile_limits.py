@@ -8,10 +8,23 @@ mix of feeds (measured in a child process: `ru_maxrss` of RUSAGE_CHILDREN).
 from __future__ import annotations
 
 import gzip
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from shiftwatch.connectors.feed_parser import MAX_ENTITY_GROWTH, parse_feed
+from shiftwatch.connectors.feedlist import MAX_LIST_BYTES, load_feedlist, read_opml
+from shiftwatch.errors import ConfigError
 from shiftwatch.records import RejectReason
+
+YAML_BOMB = "\n".join(
+    ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    + ["feeds: *a8"]
+)
 
 ENTITIES = "".join(f'<!ENTITY e{i} "{"x" * 60}">' for i in range(60))
 
@@ -42,3 +55,26 @@ def test_a_few_declared_entities_still_read() -> None:
     parsed = _parse(amplifying_feed(1_000))
     assert parsed.refusal is None and len(parsed.entries) == 1
     assert len(parsed.entries[0].html) == 60_000 < MAX_ENTITY_GROWTH
+
+
+LIST_ATTACKS: dict[str, Callable[[Path], object]] = {
+    "fifo": lambda p: os.mkfifo(p),
+    "dev-zero": lambda p: p.symlink_to("/dev/zero"),
+    "oversized": lambda p: p.write_bytes(b"feeds: []\n" + b"#" * (MAX_LIST_BYTES + 1)),
+    "alias-bomb": lambda p: p.write_text(YAML_BOMB),
+}
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("attack", sorted(LIST_ATTACKS))
+def test_a_hostile_feed_list_or_opml_is_one_config_error(tmp_path: Path, attack: str) -> None:
+    for name, load in (("feeds.yaml", load_feedlist), ("feeds.opml", read_opml)):
+        path = tmp_path / name
+        LIST_ATTACKS[attack](path)
+        if attack == "alias-bomb" and name.endswith(".opml"):
+            continue  # OPML is XML: its DTDs are refused by defusedxml (test_feedlist)
+        with pytest.raises(ConfigError, match=name.replace(".", r"\.")) as caught:
+            load(path)
+        detail = {"fifo": "FIFO", "dev-zero": "pseudo-file", "oversized": "bytes",
+                  "alias-bomb": "aliases"}[attack]  # fmt: skip
+        assert detail in str(caught.value)
