@@ -27,7 +27,13 @@ from typing import Any
 
 from shiftwatch.connectors.feed_parser import ParsedFeed, entry_dates, parse_feed, raw_items
 from shiftwatch.connectors.feedlist import FeedConfig
-from shiftwatch.connectors.http import Fetcher, FetchRefusedError, FetchResult
+from shiftwatch.connectors.http import (
+    BudgetSpentError,
+    Fetcher,
+    FetchRefusedError,
+    FetchResult,
+    FetchTimeoutError,
+)
 from shiftwatch.connectors.pages import fetch_articles
 from shiftwatch.errors import PermanentSourceError, SourceError, TransientSourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
@@ -284,6 +290,8 @@ def classify_error(exc: SourceError) -> tuple[FailureKind, RejectReason]:
     if isinstance(exc, FetchRefusedError):
         kind = FailureKind.HARD if exc.reason in _HARD_REASONS else FailureKind.SOFT
         return kind, exc.reason
+    if isinstance(exc, FetchTimeoutError | BudgetSpentError):
+        return FailureKind.TEMPORARY, exc.reason
     if isinstance(exc, TransientSourceError):
         return FailureKind.TEMPORARY, (
             RejectReason.HTTP_ERROR if exc.status else RejectReason.UNREADABLE
@@ -314,12 +322,22 @@ async def fetch_feeds(
 ) -> list[FeedOutcome]:
     """Return one outcome per enabled feed that is due (all enabled ones with force)."""
     chosen = [f for f in feeds if f.enabled] if force else due_feeds(feeds, states, now)
+    chosen = fair_order(chosen, states)
     parse_gate = asyncio.Semaphore(1)  # parsing is CPU-bound: one at a time, off the loop
     tasks = [
         fetch_feed(f, states.get(f.id), fetcher, now, parse_gate=parse_gate, is_known=is_known)
         for f in chosen
     ]
     return list(await asyncio.gather(*tasks))
+
+
+def fair_order(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> list[FeedConfig]:
+    """Return feeds with the failing ones last (stable), so they queue behind healthy ones.
+
+    Connection slots are handed out first come, first served: a run whose failing (often
+    slow) feeds ask first would make every healthy feed wait out their deadlines.
+    """
+    return sorted(feeds, key=lambda f: f.id in states and states[f.id].consecutive_failures > 0)
 
 
 async def fetch_feed(
@@ -426,6 +444,8 @@ def _failed_fetch(
     new = plan_failure(
         state, now, kind=kind, error=message, status=exc.status, retry_after=retry_after
     )
+    if isinstance(exc, BudgetSpentError):  # the run's budget, not the feed's fault:
+        new = replace(state, last_error=message[:500], last_error_at=now)  # due next run
     rejected = Rejected(
         source_id=feed.id, item=state.fetch_url, stage=STAGE, reason=reason, detail=message
     )
