@@ -10,15 +10,21 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from shiftwatch.connectors.feed_parser import MAX_ENTITY_GROWTH, parse_feed
-from shiftwatch.connectors.feedlist import MAX_LIST_BYTES, load_feedlist, read_opml
+from shiftwatch.connectors.feedlist import MAX_LIST_BYTES, FeedConfig, load_feedlist, read_opml
+from shiftwatch.connectors.feeds import fair_order, new_state
 from shiftwatch.errors import ConfigError
+from shiftwatch.models import sources as source_store
+from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.feeds import poll_feeds
 from shiftwatch.records import RejectReason
+from shiftwatch.settings import Settings
 
 YAML_BOMB = "\n".join(
     ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
@@ -78,3 +84,49 @@ def test_a_hostile_feed_list_or_opml_is_one_config_error(tmp_path: Path, attack:
         detail = {"fifo": "FIFO", "dev-zero": "pseudo-file", "oversized": "bytes",
                   "alias-bomb": "aliases"}[attack]  # fmt: skip
         assert detail in str(caught.value)
+
+
+def _rss_feed(n: int, size: int) -> bytes:
+    """Return a one-entry RSS feed of about `size` bytes."""
+    words = "Russia rejects NATO expansion, Ryabkov said. " * (size // 46)
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t{n}</title><item>'
+        f"<title>Entry {n}</title><link>https://big.example/{n}</link>"
+        f"<description>{words}</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.timeout(60)
+def test_the_run_byte_budget_rejects_what_is_past_it_and_the_run_goes_on(httpserver, tmp_path):
+    for n in range(3):
+        httpserver.expect_request(f"/f{n}.xml").respond_with_data(
+            _rss_feed(n, 600_000), content_type="application/rss+xml"
+        )
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'budget.db'}",
+        allowed_networks="127.0.0.0/8",
+        run_max_fetch_bytes=1_500_000,
+    )
+    engine = open_database(settings.database_url)
+    feeds = [FeedConfig(url=httpserver.url_for(f"/f{n}.xml")) for n in range(3)]
+    batch = poll_feeds(engine, feeds, settings)
+    statuses = sorted(h.status for h in batch.health)
+    assert statuses == ["failed", "updated", "updated"]
+    (refused,) = [r for r in batch.rejected if r.stage == "feed_fetch"]
+    assert refused.reason == RejectReason.OVERSIZED and "budget" in refused.detail
+    assert len(batch.items) == 2
+    with session_scope(engine) as session:
+        states = source_store.load_source_states(session, [f.id for f in feeds])
+    failed = next(s for s in states.values() if s["last_error"])
+    assert failed["consecutive_failures"] == 0 and failed["next_poll_at"] is None  # due next run
+    engine.dispose()
+
+
+def test_failing_feeds_queue_behind_healthy_ones() -> None:
+    feeds = [FeedConfig(url=f"https://f.example/{n}.xml") for n in range(4)]
+    states = {
+        feeds[0].id: replace(new_state(feeds[0]), consecutive_failures=3),
+        feeds[2].id: replace(new_state(feeds[2]), consecutive_failures=1),
+        feeds[3].id: new_state(feeds[3]),
+    }
+    assert fair_order(feeds, states) == [feeds[1], feeds[3], feeds[0], feeds[2]]
