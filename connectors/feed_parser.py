@@ -41,6 +41,9 @@ STAGE = "feed_parse"
 MAX_ENTRIES = 10_000  # ~0.4 ms each in feedparser: a 100,000-entry feed stays bounded
 MAX_ELEMENTS = 200_000  # ~10-25 s of feedparser at worst
 MAX_TITLE_CHARS = 1_000
+# An entry's content above this is rejected, not stored: analysing 9 MB of relevant text
+# took minutes and over a gigabyte; real articles are tens of kilobytes.
+MAX_ENTRY_CHARS = 2_000_000
 MAX_SAFE_ENTITIES = 64
 MAX_ENTITY_CHARS = 64  # a longer replacement text is how quadratic blow-ups start
 # Plain entities may still amplify: 60-character values referenced a million times turn
@@ -135,6 +138,7 @@ def parse_feed(
     fetched_at: datetime,
     source_id: str = "",
     max_entries: int = MAX_ENTRIES,
+    max_entry_chars: int = MAX_ENTRY_CHARS,
 ) -> ParsedFeed:
     """Return the feed in body; whole-body problems come back as `refusal`, never raised."""
     base = ParsedFeed(url=url, fetched_at=fetched_at)
@@ -173,7 +177,22 @@ def parse_feed(
     result = _run_feedparser(data, headers, url)
     if not result.get("version") and not result.entries:
         return refuse(RejectReason.NOT_A_FEED, f"no RSS/Atom found (root <{prolog.root}>)")
-    return _build(base, result, decoded, warnings, dropped, source_id or url)
+    parsed = _build(base, result, decoded, warnings, dropped, source_id or url)
+    return _drop_oversized(parsed, max_entry_chars, source_id or url)
+
+
+def _drop_oversized(parsed: ParsedFeed, limit: int, source_id: str) -> ParsedFeed:
+    """Return parsed without the entries whose content is over `limit` characters, rejected."""
+    big = [e for e in parsed.entries if len(e.html) > limit]
+    if not big:
+        return parsed
+    detail = "entry content of {:,} characters is over the {:,}-character cap"
+    rejected = [
+        _reject(source_id, e.url, RejectReason.OVERSIZED, detail.format(len(e.html), limit))
+        for e in big
+    ]
+    kept = tuple(e for e in parsed.entries if len(e.html) <= limit)
+    return replace(parsed, entries=kept, rejected=(*parsed.rejected, *rejected))
 
 
 def _refuser(base: ParsedFeed, source_id: str, url: str) -> Any:

@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/shiftwatch.db"
     watchlist: Path = DEFAULT_WATCHLIST
     feeds_file: Path | None = None
-    max_document_bytes: int = Field(default=5_000_000, gt=0)
+    max_document_bytes: int = Field(default=5_000_000, gt=0)  # a local file
+    max_entry_chars: int = Field(default=2_000_000, gt=0)  # a feed entry's content (HTML)
     outbox_dir: Path = Path("data/outbox")
 
     slack_webhook_url: SecretStr | None = None

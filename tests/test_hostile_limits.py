@@ -8,19 +8,29 @@ mix of feeds (measured in a child process: `ru_maxrss` of RUSAGE_CHILDREN).
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import resource
+import subprocess
+import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from reliability_support import record
+from sqlalchemy import select
+from werkzeug import Request, Response
 
 from shiftwatch.connectors.feed_parser import MAX_ENTITY_GROWTH, parse_feed
 from shiftwatch.connectors.feedlist import MAX_LIST_BYTES, FeedConfig, load_feedlist, read_opml
 from shiftwatch.connectors.feeds import fair_order, new_state
 from shiftwatch.errors import ConfigError
 from shiftwatch.models import sources as source_store
+from shiftwatch.models import tables as t
 from shiftwatch.models.db import open_database, session_scope
 from shiftwatch.pipeline.feeds import poll_feeds
 from shiftwatch.records import RejectReason
@@ -130,3 +140,123 @@ def test_failing_feeds_queue_behind_healthy_ones() -> None:
         feeds[3].id: new_state(feeds[3]),
     }
     assert fair_order(feeds, states) == [feeds[1], feeds[3], feeds[0], feeds[2]]
+
+
+# --- a whole run over a hostile mix, in a child process ----------------------------------
+
+MB = 1024 * 1024
+RSS_CEILING = 600 * MB  # issue 19: peak RSS of a run under the hostile mix
+DRIVER = Path(__file__).with_name("hostile_run_driver.py")
+BILLION_LAUGHS = (
+    '<!DOCTYPE rss [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)).replace(
+        "&lol0;", "&lol;"
+    )
+    + "]>"
+)
+
+
+def _gzip_zeros(size: int) -> bytes:
+    """Return `size` zero bytes gzipped (a 256 MB bomb is 250 KB)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join(compressor.compress(bytes(MB)) for _ in range(size // MB)) + compressor.flush()
+
+
+def _streamed(total: int) -> Callable[[Request], Response]:
+    """Return a handler streaming `total` bytes, chunked, never holding them."""
+
+    def handler(request: Request) -> Response:
+        chunk = b"<!-- filler -->" * 4096
+        return Response(
+            (chunk for _ in range(total // len(chunk))),
+            content_type="application/rss+xml",
+            direct_passthrough=True,
+        )
+
+    return handler
+
+
+def _normal_feed(n: int) -> bytes:
+    items = "".join(
+        f"<item><title>Talks {n}.{i}</title><link>https://normal.example/{n}/{i}</link>"
+        f"<description>Russia rejects NATO expansion, Ryabkov said ({n}.{i}).</description>"
+        f"<pubDate>Mon, 10 Jan 2022 10:0{i}:00 GMT</pubDate></item>"
+        for i in range(5)
+    )
+    channel = f"<channel><title>n{n}</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
+
+
+def _hostile_folder(folder: Path) -> None:
+    """Write a folder of normal and hostile documents (the folder itself stays readable)."""
+    folder.mkdir()
+    (folder / "normal.md").write_text(
+        "---\ntitle: Normal\npublished: 2022-01-10\n---\n"
+        "Russia rejects NATO expansion, Lavrov said."
+    )
+    (folder / "bomb.md").write_text(
+        "---\n" + YAML_BOMB.replace("feeds:", "title:") + "\n---\nText."
+    )
+    (folder / "dev-zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.txt")
+    (folder / "too-big.txt").write_bytes(b"word " * 2_000_000)  # 10 MB > the 5 MB default
+
+
+def _serve_hostile_mix(httpserver: HTTPServer) -> tuple[list[str], list[str]]:
+    """Serve the hostile feeds and three normal ones; return (hostile URLs, normal URLs)."""
+    gz = {"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"}
+    hostile = {
+        "amplify.xml": (gzip.compress(amplifying_feed(4_000_000)), gz),  # 86 KB -> 19 MB
+        "gzip-bomb.xml": (_gzip_zeros(256 * MB), gz),
+        "billion-laughs.xml": (
+            f'<?xml version="1.0"?>{BILLION_LAUGHS}<rss version="2.0"><channel>'
+            "<item><title>&lol9;</title></item></channel></rss>".encode(),
+            {"Content-Type": "application/rss+xml"},
+        ),
+        "nine-mb.xml": (_rss_feed(99, 9_000_000), {"Content-Type": "application/rss+xml"}),
+    }
+    for name, (body, headers) in hostile.items():
+        httpserver.expect_request(f"/{name}").respond_with_data(body, headers=headers)
+    httpserver.expect_request("/huge.xml").respond_with_handler(_streamed(100 * MB))
+    for n in range(3):
+        httpserver.expect_request(f"/normal-{n}.xml").respond_with_data(
+            _normal_feed(n), content_type="application/rss+xml"
+        )
+    urls = [httpserver.url_for(f"/{name}") for name in [*hostile, "huge.xml"]]
+    return urls, [httpserver.url_for(f"/normal-{n}.xml") for n in range(3)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_run_over_a_hostile_mix_stays_under_600_mb_and_stores_the_normal_feeds(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "seeds"
+    _hostile_folder(folder)
+    hostile, normal = _serve_hostile_mix(httpserver)
+    db_url = f"sqlite:///{tmp_path / 'mix.db'}"
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({
+        "settings": {"database_url": db_url, "allowed_networks": "127.0.0.0/8"},
+        "folders": [str(folder)], "feeds": [*hostile, *normal],
+    }))  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child = subprocess.run([sys.executable, str(DRIVER), str(config)], stdout=subprocess.PIPE,
+                           text=True, timeout=280, cwd=tmp_path)  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    assert child.returncode == 0
+    summary = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"hostile mix: peak RSS {peak / MB:.0f} MB, {summary['seconds']}s, {summary}")
+    engine = open_database(db_url)
+    with session_scope(engine) as session:
+        docs = {d.url for d in session.execute(select(t.Document)).scalars()}
+        reasons = {r.item: r.reason for r in session.execute(select(t.Rejection)).scalars()}
+    engine.dispose()
+    expected = {f"https://normal.example/{n}/{i}" for n in range(3) for i in range(5)}
+    record("hostile-run", inputs=len(hostile) + len(normal) + 6,
+           losses=len(expected - docs))  # fmt: skip
+    assert expected <= docs
+    assert (folder / "normal.md").resolve().as_uri() in docs
+    assert {reasons[u] for u in hostile if u in reasons} <= {"unsafe", "oversized"}
+    assert [u.rsplit("/", 1)[1] for u in hostile if u not in reasons] == ["nine-mb.xml"]
+    assert before <= peak / 1024 and peak < RSS_CEILING, f"peak RSS {peak / MB:.0f} MB"

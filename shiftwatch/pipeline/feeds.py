@@ -93,7 +93,15 @@ async def _poll(
             return bool(document_store.known_urls(session, [item.url]))
 
     async with Fetcher(fetch_policy(settings)) as fetcher:
-        return await fetch_feeds(feeds, states, fetcher, now, force=force, is_known=is_known)
+        return await fetch_feeds(
+            feeds,
+            states,
+            fetcher,
+            now,
+            force=force,
+            is_known=is_known,
+            max_entry_chars=settings.max_entry_chars,
+        )
 
 
 def _source_row(feed: FeedConfig) -> SourceRef:
