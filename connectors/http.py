@@ -566,9 +566,8 @@ class Fetcher:
         """Fail at once for an origin already cut at the deadline often enough in this run."""
         if gate.struck_out:
             raise FetchTimeoutError(
-                f"{target.host}:{_port(target)} gave no complete answer within the "
-                f"{self.policy.total_timeout_s:g}s deadline {gate.strikes} times in this run; "
-                "not asked again until the next run",
+                f"{target.host}:{_port(target)} timed out {gate.strikes} times in this run "
+                f"(deadline {self.policy.total_timeout_s:g}s); not asked again until the next run",
                 source=source,
             )
 
@@ -620,13 +619,16 @@ class Fetcher:
         try:
             async with asyncio.timeout(left.remaining()):
                 return await self._exchange(target, headers, max_bytes, source)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except TimeoutError as exc:
             gate.strikes += 1
             raise FetchTimeoutError(
                 f"no complete answer from {target} within {left.describe()}: "
                 "slow or trickling server",
                 source=source,
             ) from exc
+        except httpx.TimeoutException as exc:  # connect, or one read: a silent server
+            gate.strikes += 1
+            raise FetchTimeoutError(f"timeout: {target}: {exc!r}", source=source) from exc
         except (httpx.TransportError, httpcore.NetworkError) as exc:
             raise TransientSourceError(f"network error: {target}: {exc!r}", source=source) from exc
         finally:
