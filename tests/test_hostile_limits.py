@@ -13,8 +13,9 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,3 +261,40 @@ def test_a_run_over_a_hostile_mix_stays_under_600_mb_and_stores_the_normal_feeds
     assert {reasons[u] for u in hostile if u in reasons} <= {"unsafe", "oversized"}
     assert [u.rsplit("/", 1)[1] for u in hostile if u not in reasons] == ["nine-mb.xml"]
     assert before <= peak / 1024 and peak < RSS_CEILING, f"peak RSS {peak / MB:.0f} MB"
+
+
+@pytest.mark.timeout(60)
+def test_a_trickling_article_page_keeps_the_entry_and_records_a_timeout(httpserver, tmp_path):
+    stop = threading.Event()
+
+    def drip(request: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b"<html><body>"
+            while not stop.wait(0.5):
+                yield b" "
+
+        return Response(chunks(), content_type="text/html")
+
+    link = httpserver.url_for("/article")
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>Talks</title><link>{link}</link><description>Summary.</description>"
+        "</item></channel></rss>"
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        feed, content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/article").respond_with_handler(drip)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'page.db'}",
+                        allowed_networks="127.0.0.0/8", feed_deadline_s=1.5)  # fmt: skip
+    engine = open_database(settings.database_url)
+    try:
+        config = FeedConfig(url=httpserver.url_for("/feed.xml"), fetch_full_article=True)
+        batch = poll_feeds(engine, [config], settings)
+    finally:
+        stop.set()
+        engine.dispose()
+    assert [i.url for i in batch.items] == [link]
+    assert batch.items[0].meta["full_article"] == "failed"
+    (page,) = [r for r in batch.rejected if r.stage == "article_fetch"]
+    assert page.reason == RejectReason.TIMEOUT and "1.5s deadline" in page.detail
