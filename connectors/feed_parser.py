@@ -41,8 +41,15 @@ STAGE = "feed_parse"
 MAX_ENTRIES = 10_000  # ~0.4 ms each in feedparser: a 100,000-entry feed stays bounded
 MAX_ELEMENTS = 200_000  # ~10-25 s of feedparser at worst
 MAX_TITLE_CHARS = 1_000
+# An entry's content above this is rejected, not stored: analysing 9 MB of relevant text
+# took minutes and over a gigabyte; real articles are tens of kilobytes.
+MAX_ENTRY_CHARS = 2_000_000
 MAX_SAFE_ENTITIES = 64
 MAX_ENTITY_CHARS = 64  # a longer replacement text is how quadratic blow-ups start
+# Plain entities may still amplify: 60-character values referenced a million times turn
+# 42 KB of gzip into 120 MB of text (750 MB in feedparser). References to declared
+# entities may add at most this many characters to the feed, in all.
+MAX_ENTITY_GROWTH = 1_000_000
 EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=2)  # time-zone mistakes, not typos for year 9999
 JUNK_SEARCH_CHARS = 64 * 1024
@@ -68,6 +75,7 @@ _BAD_OFFSET = re.compile(r"\s*[+-](?:(?:[2-9]\d|1[5-9]):?\d\d|\d\d:?[6-9]\d)\s*$
 _ISO_FIELDS = re.compile(r"^\s*([+-]?\d+)-(\d{1,2})-(\d{1,2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _REFERENCE = re.compile(r"&(?:(#\d{1,7}|#x[0-9a-fA-F]{1,6})|([A-Za-z][\w.-]{0,31}));|&")
+_NAMED_REFERENCE = re.compile(r"&([A-Za-z_][\w.-]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ACTIVE_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
 
@@ -130,6 +138,7 @@ def parse_feed(
     fetched_at: datetime,
     source_id: str = "",
     max_entries: int = MAX_ENTRIES,
+    max_entry_chars: int = MAX_ENTRY_CHARS,
 ) -> ParsedFeed:
     """Return the feed in body; whole-body problems come back as `refusal`, never raised."""
     base = ParsedFeed(url=url, fetched_at=fetched_at)
@@ -152,6 +161,13 @@ def parse_feed(
     if problem:
         return refuse(RejectReason.UNSAFE, problem)
     xml, dropped, problem = _cap_entries(text[prolog.body_start :], prolog.root, max_entries)
+    growth = entity_growth(xml, _declared_values(doctype))
+    if growth > MAX_ENTITY_GROWTH:
+        return refuse(
+            RejectReason.UNSAFE,
+            f"entity references would add {growth:,} characters "
+            f"(limit {MAX_ENTITY_GROWTH:,}): entity amplification refused",
+        )
     xml, repaired = repair_references(xml, _declared_names(doctype))
     if repaired:
         warnings.append(f"repaired {repaired} bare '&' or HTML-only entity references")
@@ -161,7 +177,22 @@ def parse_feed(
     result = _run_feedparser(data, headers, url)
     if not result.get("version") and not result.entries:
         return refuse(RejectReason.NOT_A_FEED, f"no RSS/Atom found (root <{prolog.root}>)")
-    return _build(base, result, decoded, warnings, dropped, source_id or url)
+    parsed = _build(base, result, decoded, warnings, dropped, source_id or url)
+    return _drop_oversized(parsed, max_entry_chars, source_id or url)
+
+
+def _drop_oversized(parsed: ParsedFeed, limit: int, source_id: str) -> ParsedFeed:
+    """Return parsed without the entries whose content is over `limit` characters, rejected."""
+    big = [e for e in parsed.entries if len(e.html) > limit]
+    if not big:
+        return parsed
+    detail = "entry content of {:,} characters is over the {:,}-character cap"
+    rejected = [
+        _reject(source_id, e.url, RejectReason.OVERSIZED, detail.format(len(e.html), limit))
+        for e in big
+    ]
+    kept = tuple(e for e in parsed.entries if len(e.html) <= limit)
+    return replace(parsed, entries=kept, rejected=(*parsed.rejected, *rejected))
 
 
 def _refuser(base: ParsedFeed, source_id: str, url: str) -> Any:
@@ -390,7 +421,21 @@ def repair_references(xml: str, declared: frozenset[str] = frozenset()) -> tuple
 
 def _declared_names(doctype: str) -> frozenset[str]:
     """Return the entity names a kept DOCTYPE declares."""
-    return frozenset(re.findall(r"<!ENTITY (\w[\w.-]*) ", doctype))
+    return frozenset(_declared_values(doctype))
+
+
+def _declared_values(doctype: str) -> dict[str, str]:
+    """Return the replacement text of each entity a kept DOCTYPE declares."""
+    return dict(re.findall(r'<!ENTITY (\w[\w.-]*) "([^"]*)">', doctype))
+
+
+def entity_growth(xml: str, values: Mapping[str, str]) -> int:
+    """Return how many characters expanding the declared entities would add (CDATA aside)."""
+    if not values:
+        return 0
+    text = _CDATA.sub("", xml)
+    growth = {name: len(value) - len(name) - 2 for name, value in values.items()}
+    return sum(growth.get(m.group(1), 0) for m in _NAMED_REFERENCE.finditer(text))
 
 
 def _run_feedparser(data: bytes, headers: Mapping[str, str], url: str) -> Any:

@@ -29,11 +29,14 @@ import yaml
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
+from shiftwatch.analysis.text.yaml_safe import load_yaml
 from shiftwatch.errors import ConfigError
+from shiftwatch.localfiles import FileRefused, read_regular_file
 
 MIN_FIXED_INTERVAL_S = 300
 MAX_FIXED_INTERVAL_S = 7 * 24 * 3600
 MAX_LIST_BYTES = 10 * 1024 * 1024
+MAX_LIST_NODES = 500_000  # ~8 nodes a feed: 50,000 feeds; an alias bomb stops here
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
@@ -150,7 +153,7 @@ def _flag(value: Any, where: str) -> bool:
 def parse_feedlist(text: str, *, origin: str = "<feed list>") -> list[FeedConfig]:
     """Return the feeds in a feed-list YAML document, validated, duplicates refused."""
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, max_nodes=MAX_LIST_NODES) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
     items = data.get("feeds", []) if isinstance(data, dict) else data
@@ -176,13 +179,24 @@ def _refuse_duplicates(feeds: Sequence[FeedConfig], origin: str) -> None:
 def load_feedlist(path: str | os.PathLike[str], *, missing_ok: bool = False) -> list[FeedConfig]:
     """Return the feeds in a feed-list file (none if it is missing and missing_ok)."""
     file = Path(path)
-    if not file.exists():
+    if not os.path.lexists(file):
         if missing_ok:
             return []
         raise ConfigError(f"feed list not found: {file} (create it with `shiftwatch feeds add`)")
-    if file.stat().st_size > MAX_LIST_BYTES:
-        raise ConfigError(f"feed list {file} is over {MAX_LIST_BYTES} bytes")
-    return parse_feedlist(file.read_text(encoding="utf-8"), origin=str(file))
+    body = _read_list(file, "feed list")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"feed list {file} is not UTF-8: {exc}") from None
+    return parse_feedlist(text, origin=str(file))
+
+
+def _read_list(file: Path, what: str) -> bytes:
+    """Return a list file's bytes: a regular file (links followed) under MAX_LIST_BYTES."""
+    try:
+        return read_regular_file(file, max_bytes=MAX_LIST_BYTES, follow_links=True)
+    except FileRefused as exc:
+        raise ConfigError(f"{what} {file} is not read: {exc.detail}") from None
 
 
 def dump_feedlist(feeds: Iterable[FeedConfig]) -> str:
@@ -300,9 +314,9 @@ def _opml_feed(
 def read_opml(path: str | os.PathLike[str]) -> list[FeedConfig]:
     """Return the feeds of an OPML file."""
     file = Path(path)
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise ConfigError(f"OPML file not found: {file}")
-    return parse_opml(file.read_bytes(), origin=str(file))
+    return parse_opml(_read_list(file, "OPML file"), origin=str(file))
 
 
 def with_options(feed: FeedConfig, **changes: Any) -> FeedConfig:

@@ -25,9 +25,21 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shiftwatch.connectors.feed_parser import ParsedFeed, entry_dates, parse_feed, raw_items
+from shiftwatch.connectors.feed_parser import (
+    MAX_ENTRY_CHARS,
+    ParsedFeed,
+    entry_dates,
+    parse_feed,
+    raw_items,
+)
 from shiftwatch.connectors.feedlist import FeedConfig
-from shiftwatch.connectors.http import Fetcher, FetchRefusedError, FetchResult
+from shiftwatch.connectors.http import (
+    BudgetSpentError,
+    Fetcher,
+    FetchRefusedError,
+    FetchResult,
+    FetchTimeoutError,
+)
 from shiftwatch.connectors.pages import fetch_articles
 from shiftwatch.errors import PermanentSourceError, SourceError, TransientSourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
@@ -284,6 +296,8 @@ def classify_error(exc: SourceError) -> tuple[FailureKind, RejectReason]:
     if isinstance(exc, FetchRefusedError):
         kind = FailureKind.HARD if exc.reason in _HARD_REASONS else FailureKind.SOFT
         return kind, exc.reason
+    if isinstance(exc, FetchTimeoutError | BudgetSpentError):
+        return FailureKind.TEMPORARY, exc.reason
     if isinstance(exc, TransientSourceError):
         return FailureKind.TEMPORARY, (
             RejectReason.HTTP_ERROR if exc.status else RejectReason.UNREADABLE
@@ -311,15 +325,34 @@ async def fetch_feeds(
     *,
     force: bool = False,
     is_known: Callable[[RawItem], bool] | None = None,
+    max_entry_chars: int = MAX_ENTRY_CHARS,
 ) -> list[FeedOutcome]:
     """Return one outcome per enabled feed that is due (all enabled ones with force)."""
     chosen = [f for f in feeds if f.enabled] if force else due_feeds(feeds, states, now)
+    chosen = fair_order(chosen, states)
     parse_gate = asyncio.Semaphore(1)  # parsing is CPU-bound: one at a time, off the loop
     tasks = [
-        fetch_feed(f, states.get(f.id), fetcher, now, parse_gate=parse_gate, is_known=is_known)
+        fetch_feed(
+            f,
+            states.get(f.id),
+            fetcher,
+            now,
+            parse_gate=parse_gate,
+            is_known=is_known,
+            max_entry_chars=max_entry_chars,
+        )
         for f in chosen
     ]
     return list(await asyncio.gather(*tasks))
+
+
+def fair_order(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> list[FeedConfig]:
+    """Return feeds with the failing ones last (stable), so they queue behind healthy ones.
+
+    Connection slots are handed out first come, first served: a run whose failing (often
+    slow) feeds ask first would make every healthy feed wait out their deadlines.
+    """
+    return sorted(feeds, key=lambda f: f.id in states and states[f.id].consecutive_failures > 0)
 
 
 async def fetch_feed(
@@ -330,6 +363,7 @@ async def fetch_feed(
     *,
     parse_gate: asyncio.Semaphore | None = None,
     is_known: Callable[[RawItem], bool] | None = None,
+    max_entry_chars: int = MAX_ENTRY_CHARS,
 ) -> FeedOutcome:
     """Return the outcome of polling one feed now; failures come back, never raise."""
     state = state or new_state(feed)
@@ -345,14 +379,18 @@ async def fetch_feed(
     if result.not_modified or body_hash == state.body_hash:
         new = plan_success(feed, state, result, now, body_hash=body_hash, parsed=None)
         return _outcome(feed, new, FeedStatus.UNCHANGED, now, result=result, latency=latency)
-    parsed = await _parse(result, feed, now, parse_gate)
+    parsed = await _parse(result, feed, now, parse_gate, max_entry_chars)
     if parsed.refusal is not None:
         return _refused(feed, state, parsed, result, now, latency)
     return await _updated(feed, state, result, parsed, fetcher, now, latency, body_hash, is_known)
 
 
 async def _parse(
-    result: FetchResult, feed: FeedConfig, now: datetime, gate: asyncio.Semaphore | None
+    result: FetchResult,
+    feed: FeedConfig,
+    now: datetime,
+    gate: asyncio.Semaphore | None,
+    max_entry_chars: int = MAX_ENTRY_CHARS,
 ) -> ParsedFeed:
     """Return the parsed feed; big bodies parse in a worker thread (see INLINE_PARSE_BYTES)."""
     gate = gate or asyncio.Semaphore(1)
@@ -363,6 +401,7 @@ async def _parse(
         url=result.final_url,
         fetched_at=now,
         source_id=feed.id,
+        max_entry_chars=max_entry_chars,
     )
     async with gate:
         try:
@@ -426,6 +465,8 @@ def _failed_fetch(
     new = plan_failure(
         state, now, kind=kind, error=message, status=exc.status, retry_after=retry_after
     )
+    if isinstance(exc, BudgetSpentError):  # the run's budget, not the feed's fault:
+        new = replace(state, last_error=message[:500], last_error_at=now)  # due next run
     rejected = Rejected(
         source_id=feed.id, item=state.fetch_url, stage=STAGE, reason=reason, detail=message
     )

@@ -4,6 +4,17 @@ Politeness: a global concurrency bound, about two requests at a time per host wi
 request starts spaced, a User-Agent that names a contact, conditional GET, and
 Retry-After honoured (a host that asked us to wait is not asked again until then).
 
+Fairness: a request's deadline (connect, headers, every redirect hop and the body) runs
+while it holds its connection slots, not while it queues for them, so a good feed queued
+behind slow ones still gets its full time; one slot per request, at most
+`per_host_concurrency` per origin (scheme, host, port); an origin whose requests were cut
+at the deadline `slow_host_strikes` times is not asked again in this run (its queued
+requests fail at once, so a thousand trickling feeds on one server cost two deadlines).
+
+Memory: every body is capped on the wire and after decoding, and the bodies one fetcher
+keeps are counted against a per-run budget (`max_run_bytes`): past it, requests fail with
+the budget as their reason and the run goes on with what it has.
+
 Safety: timeouts on every call plus a deadline for the whole call (slow-drip servers),
 TLS verification on, redirects followed by hand (at most 5, each hop re-checked),
 bodies streamed under a size cap and decompressed here under a second cap (gzip
@@ -49,6 +60,18 @@ MAX_RETRY_AFTER_S = 24 * 3600.0
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
+class FetchTimeoutError(TransientSourceError):
+    """No complete answer within the deadline, or the origin was too slow earlier in the run."""
+
+    reason = RejectReason.TIMEOUT
+
+
+class BudgetSpentError(TransientSourceError):
+    """The run's budget of fetched bytes is spent: the request is left for the next run."""
+
+    reason = RejectReason.OVERSIZED
+
+
 class FetchRefusedError(PermanentSourceError):
     """The fetcher refused a URL or a response by policy; `reason` says which rule."""
 
@@ -65,9 +88,11 @@ class FetchPolicy:
     product: str = "shiftwatch/0.1"
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0
-    total_timeout_s: float = 60.0  # whole call: all hops plus the body
+    total_timeout_s: float = 60.0  # one call, once it holds its slots: all hops and the body
     max_body_bytes: int = 16 * 1024 * 1024  # bytes on the wire
     max_decoded_bytes: int = 32 * 1024 * 1024  # after gzip/deflate
+    max_run_bytes: int | None = None  # decoded bytes all bodies of one fetcher may keep
+    slow_host_strikes: int = 2  # deadline cuts after which an origin is skipped for the run
     max_redirects: int = 5
     max_concurrency: int = 100  # requests in flight, all hosts together
     per_host_concurrency: int = 2
@@ -86,6 +111,8 @@ class FetchPolicy:
         _require(self.per_host_interval_s >= 0, "per_host_interval_s must be >= 0")
         for name in ("max_body_bytes", "max_decoded_bytes", "max_concurrency"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1")
+        _require(self.max_run_bytes is None or self.max_run_bytes >= 1, "max_run_bytes >= 1")
+        _require(self.slow_host_strikes >= 1, "slow_host_strikes must be >= 1")
         _require(1 <= self.per_host_concurrency <= 16, "per_host_concurrency must be 1..16")
         _require(0 <= self.max_redirects <= 20, "max_redirects must be 0..20")
         object.__setattr__(self, "allowed_networks", tuple(self.allowed_networks))
@@ -269,17 +296,30 @@ def guarded_transport(policy: FetchPolicy, resolve: Resolver) -> httpx.AsyncHTTP
 
 
 class HostGate:
-    """At most `limit` requests to one host at a time, starts at least `interval` apart."""
+    """At most `limit` requests to one host at a time, starts at least `interval` apart;
+    once `max_strikes` requests were cut at the deadline, the gate lets queued requests
+    through at once, unspaced, for the caller to fail them."""
 
-    def __init__(self, limit: int, interval: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, limit: int, interval: float, clock: Callable[[], float], max_strikes: int = 2
+    ) -> None:
         self._sem = asyncio.Semaphore(limit)
         self._interval = interval
         self._clock = clock
         self._next_start = 0.0
         self.paused_until = 0.0
+        self.strikes = 0  # requests cut at the deadline in this run
+        self.max_strikes = max_strikes
+
+    @property
+    def struck_out(self) -> bool:
+        """Return whether this origin was too slow often enough to be skipped for the run."""
+        return self.strikes >= self.max_strikes
 
     async def __aenter__(self) -> HostGate:
         await self._sem.acquire()
+        if self.struck_out:
+            return self
         now = self._clock()
         start = max(now, self._next_start)
         self._next_start = start + self._interval
@@ -411,6 +451,7 @@ class Fetcher:
         self._clock = clock
         self._global = asyncio.Semaphore(self.policy.max_concurrency)
         self._gates: dict[str, HostGate] = {}
+        self.kept_bytes = 0  # decoded body bytes handed out (or being read) in this run
         timeout = httpx.Timeout(
             connect=self.policy.connect_timeout_s,
             read=self.policy.read_timeout_s,
@@ -451,14 +492,7 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         started = self._clock()
-        try:
-            async with asyncio.timeout(self.policy.total_timeout_s):
-                return await self._follow(url, headers, max_bytes, started)
-        except TimeoutError as exc:
-            raise TransientSourceError(
-                f"no complete answer from {url} within {self.policy.total_timeout_s:g}s",
-                source=url,
-            ) from exc
+        return await self._follow(url, headers, max_bytes, started)
 
     async def _follow(
         self, url: str, headers: dict[str, str], max_bytes: int | None, started: float
@@ -467,10 +501,12 @@ class Fetcher:
         visited: list[str] = []
         permanent = True
         current = url
+        left = _Deadline(self.policy.total_timeout_s)
         while True:
             target = self._check_url(current, source=url)
+            self._check_budget(source=url)
             await checked_addresses(target.host, _port(target), self.policy, self._resolve)
-            response, body = await self._request(target, headers, max_bytes, source=url)
+            response, body = await self._request(target, headers, max_bytes, left, source=url)
             if response.status_code not in REDIRECT_STATUSES:
                 return self._result(url, current, response, body, visited, permanent, started)
             location = response.headers.get("location", "").strip()
@@ -511,45 +547,105 @@ class Fetcher:
             )
         return parsed
 
-    def _gate(self, host: str) -> HostGate:
-        """Return the politeness gate for one host."""
-        gate = self._gates.get(host)
+    def _gate(self, target: httpx.URL) -> HostGate:
+        """Return the politeness gate for one origin (scheme, host, port)."""
+        origin = f"{target.scheme}://{target.host}:{_port(target)}"
+        gate = self._gates.get(origin)
         if gate is None:
+            policy = self.policy
             gate = HostGate(
-                self.policy.per_host_concurrency, self.policy.per_host_interval_s, self._clock
+                policy.per_host_concurrency,
+                policy.per_host_interval_s,
+                self._clock,
+                policy.slow_host_strikes,
             )
-            self._gates[host] = gate
+            self._gates[origin] = gate
         return gate
 
+    def _check_strikes(self, gate: HostGate, target: httpx.URL, *, source: str) -> None:
+        """Fail at once for an origin already cut at the deadline often enough in this run."""
+        if gate.struck_out:
+            raise FetchTimeoutError(
+                f"{target.host}:{_port(target)} timed out {gate.strikes} times in this run "
+                f"(deadline {self.policy.total_timeout_s:g}s); not asked again until the next run",
+                source=source,
+            )
+
+    def _check_budget(self, *, source: str, extra: int = 0) -> None:
+        """Raise BudgetSpentError when the run's kept bytes (plus `extra`) pass its budget."""
+        budget = self.policy.max_run_bytes
+        if budget is not None and self.kept_bytes + extra > budget:
+            raise BudgetSpentError(
+                f"the run's budget of {budget:,} fetched bytes is spent "
+                f"({self.kept_bytes:,} kept); {source} is fetched again next run",
+                source=source,
+            )
+
     async def _request(
-        self, target: httpx.URL, headers: dict[str, str], max_bytes: int | None, *, source: str
+        self,
+        target: httpx.URL,
+        headers: dict[str, str],
+        max_bytes: int | None,
+        left: _Deadline,
+        *,
+        source: str,
     ) -> tuple[httpx.Response, bytes]:
         """Return one hop's response and (for non-redirects) its capped, decoded body."""
-        gate = self._gate(target.host)
+        gate = self._gate(target)
         wait = gate.paused_until - self._clock()
         if wait > 0:
             raise TransientSourceError(
                 f"{target.host} asked us to wait {wait:.0f}s more", source=source, retry_after=wait
             )
-        async with gate, self._global:
-            try:
-                request = self._client.build_request("GET", target, headers=headers)
-                response = await self._client.send(request, stream=True)
-                try:
-                    body = b""
-                    if response.status_code == 200 or (
-                        200 <= response.status_code < 300 and response.status_code != 204
-                    ):
-                        body = await self._read_body(response, max_bytes, source=source)
-                finally:
-                    await response.aclose()
-            except httpx.TimeoutException as exc:
-                raise TransientSourceError(f"timeout: {target}: {exc!r}", source=source) from exc
-            except (httpx.TransportError, httpcore.NetworkError) as exc:
-                raise TransientSourceError(
-                    f"network error: {target}: {exc!r}", source=source
-                ) from exc
+        self._check_strikes(gate, target, source=source)
+        async with gate:
+            self._check_strikes(gate, target, source=source)  # cut while we queued
+            async with self._global:
+                response, body = await self._timed(gate, target, headers, max_bytes, left, source)
         self._note_backoff(gate, response)
+        return response, body
+
+    async def _timed(
+        self,
+        gate: HostGate,
+        target: httpx.URL,
+        headers: dict[str, str],
+        max_bytes: int | None,
+        left: _Deadline,
+        source: str,
+    ) -> tuple[httpx.Response, bytes]:
+        """Return one exchange, cut when the call's deadline is spent (a strike for the host)."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(left.remaining()):
+                return await self._exchange(target, headers, max_bytes, source)
+        except TimeoutError as exc:
+            gate.strikes += 1
+            raise FetchTimeoutError(
+                f"no complete answer from {target} within {left.describe()}: "
+                "slow or trickling server",
+                source=source,
+            ) from exc
+        except httpx.TimeoutException as exc:  # connect, or one read: a silent server
+            gate.strikes += 1
+            raise FetchTimeoutError(f"timeout: {target}: {exc!r}", source=source) from exc
+        except (httpx.TransportError, httpcore.NetworkError) as exc:
+            raise TransientSourceError(f"network error: {target}: {exc!r}", source=source) from exc
+        finally:
+            left.spent += time.monotonic() - started
+
+    async def _exchange(
+        self, target: httpx.URL, headers: dict[str, str], max_bytes: int | None, source: str
+    ) -> tuple[httpx.Response, bytes]:
+        """Return one request's response and (for 2xx but 204) its body; the caller times it."""
+        request = self._client.build_request("GET", target, headers=headers)
+        response = await self._client.send(request, stream=True)
+        try:
+            body = b""
+            if 200 <= response.status_code < 300 and response.status_code != 204:
+                body = await self._read_body(response, max_bytes, source=source)
+        finally:
+            await response.aclose()
         return response, body
 
     def _note_backoff(self, gate: HostGate, response: httpx.Response) -> None:
@@ -571,6 +667,8 @@ class Fetcher:
                 reason=RejectReason.OVERSIZED,
                 source=source,
             )
+        if declared.isdigit():
+            self._check_budget(source=source, extra=int(declared))
         encodings = _content_codings(response.headers.get("content-encoding", ""))
         decoder = BoundedDecoder(encodings, self.policy.max_decoded_bytes) if encodings else None
         chunks: list[bytes] = []
@@ -585,17 +683,31 @@ class Fetcher:
                         source=source,
                     )
                 chunks.append(decoder.feed(raw) if decoder else raw)
+                self._keep(len(chunks[-1]), source)
             if decoder:
                 chunks.append(decoder.feed(b"", final=True))
-        except DecodedTooLargeError as exc:
-            bomb = raw_total * BOMB_RATIO < self.policy.max_decoded_bytes
-            raise FetchRefusedError(
-                f"decompressed body is over the {self.policy.max_decoded_bytes}-byte cap"
-                + (f" from {raw_total} compressed bytes (compression bomb)" if bomb else ""),
-                reason=RejectReason.UNSAFE if bomb else RejectReason.OVERSIZED,
-                source=source,
-            ) from exc
+                self._keep(len(chunks[-1]), source)
+        except BaseException as exc:
+            self.kept_bytes -= sum(map(len, chunks))  # a refused body is dropped: give it back
+            if isinstance(exc, DecodedTooLargeError):
+                raise self._bomb(raw_total, source) from exc
+            raise
         return b"".join(chunks)
+
+    def _keep(self, size: int, source: str) -> None:
+        """Count `size` more kept bytes against the run's budget; raise once it is spent."""
+        self.kept_bytes += size
+        self._check_budget(source=source)
+
+    def _bomb(self, raw_total: int, source: str) -> FetchRefusedError:
+        """Return the refusal of a body that decoded past its cap (a bomb if the ratio says)."""
+        bomb = raw_total * BOMB_RATIO < self.policy.max_decoded_bytes
+        return FetchRefusedError(
+            f"decompressed body is over the {self.policy.max_decoded_bytes}-byte cap"
+            + (f" from {raw_total} compressed bytes (compression bomb)" if bomb else ""),
+            reason=RejectReason.UNSAFE if bomb else RejectReason.OVERSIZED,
+            source=source,
+        )
 
     def _result(
         self,
@@ -623,6 +735,22 @@ class Fetcher:
             redirects=tuple(visited),
             permanent_url=final_url if visited and permanent else None,
         )
+
+
+class _Deadline:
+    """One call's time allowance, spent only while it holds its slots (all hops together)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+
+    def describe(self) -> str:
+        """Return the deadline in words for error messages."""
+        return f"the {self.seconds:g}s deadline"
+
+    def remaining(self) -> float:
+        """Return the seconds left (a hair above zero once spent, so the next hop times out)."""
+        return max(self.seconds - self.spent, 0.001)
 
 
 def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -21,7 +21,13 @@ import trafilatura
 
 from shiftwatch.analysis.text.entries import is_article_link
 from shiftwatch.connectors.feed_charset import codec_name, declared_charset
-from shiftwatch.connectors.http import PAGE_ACCEPT, Fetcher, FetchRefusedError
+from shiftwatch.connectors.http import (
+    PAGE_ACCEPT,
+    BudgetSpentError,
+    Fetcher,
+    FetchRefusedError,
+    FetchTimeoutError,
+)
 from shiftwatch.errors import SourceError
 from shiftwatch.records import RawItem, Rejected, RejectReason
 
@@ -48,7 +54,9 @@ async def fetch_article(
     try:
         result = await fetcher.fetch(item.url, accept=PAGE_ACCEPT, max_bytes=MAX_PAGE_BYTES)
     except SourceError as exc:
-        reason = exc.reason if isinstance(exc, FetchRefusedError) else RejectReason.HTTP_ERROR
+        reason = _REASONED.get(type(exc), RejectReason.HTTP_ERROR)
+        if isinstance(exc, FetchRefusedError):
+            reason = exc.reason
         return _kept(item, "failed"), _reject(item, reason, str(exc))
     if result.content_type not in PAGE_TYPES:
         detail = f"article is {result.content_type or 'untyped'}, not HTML"
@@ -91,6 +99,10 @@ async def fetch_articles(
         if reject is not None:
             rejected.append(reject)
     return out, rejected
+
+
+# Timeouts and the run's byte budget keep their own reason; other statuses are HTTP errors.
+_REASONED = {FetchTimeoutError: RejectReason.TIMEOUT, BudgetSpentError: RejectReason.OVERSIZED}
 
 
 def _summary_text(item: RawItem) -> str:

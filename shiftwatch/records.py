@@ -66,6 +66,7 @@ class RejectReason(StrEnum):
     HTTP_ERROR = "http_error"  # a status the fetcher cannot use
     BAD_DATE = "bad_date"  # an impossible or implausible date, refused (the item is kept)
     DUPLICATE = "duplicate"  # another item already holds this document's identity
+    TIMEOUT = "timeout"  # no complete answer within the deadline (slow or trickling server)
 
 
 class OutboxStatus(StrEnum):

@@ -64,6 +64,10 @@ class HttpSettings:
     allow_private_addresses: bool
     per_host_concurrency: int
     global_concurrency: int
+    deadline_s: float
+    max_decoded_bytes: int
+    run_max_bytes: int
+    slow_host_strikes: int
 
 
 class Settings(BaseSettings):
@@ -72,7 +76,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/shiftwatch.db"
     watchlist: Path = DEFAULT_WATCHLIST
     feeds_file: Path | None = None
-    max_document_bytes: int = Field(default=5_000_000, gt=0)
+    max_document_bytes: int = Field(default=5_000_000, gt=0)  # a local file
+    max_entry_chars: int = Field(default=2_000_000, gt=0)  # a feed entry's content (HTML)
     outbox_dir: Path = Path("data/outbox")
 
     slack_webhook_url: SecretStr | None = None
@@ -88,12 +93,22 @@ class Settings(BaseSettings):
 
     contact: str = "shiftwatch-operator@example.org"  # sent in the User-Agent: set yours
     feeds_file_default: Path = Path("data/feeds.yaml")
-    http_timeout_s: float = Field(default=20.0, gt=0)
-    http_max_body_bytes: int = Field(default=10_000_000, gt=0)
+    http_timeout_s: float = Field(default=20.0, gt=0)  # connect, and each read
+    http_max_body_bytes: int = Field(default=10_000_000, gt=0)  # one response, on the wire
+    http_max_decoded_bytes: int = Field(default=20_000_000, gt=0)  # one response, unzipped
     allow_private_addresses: bool = False
     allowed_networks: str = ""  # comma-separated CIDRs reachable even though private
-    per_host_concurrency: int = Field(default=2, ge=1)
-    global_concurrency: int = Field(default=32, ge=1)
+    per_host_concurrency: int = Field(default=2, ge=1, le=16)  # per scheme, host and port
+    global_concurrency: int = Field(default=32, ge=1)  # requests in flight, all hosts
+    # Whole request once it holds a connection slot: connect, headers, redirects, body.
+    # A server trickling a byte a second is cut here; queueing for a slot does not count.
+    feed_deadline_s: float = Field(default=30.0, gt=0)
+    # After this many requests to one origin were cut at the deadline, its other requests
+    # in the run fail at once (the next run asks again).
+    slow_host_strikes: int = Field(default=2, ge=1)
+    # Decoded body bytes (feeds and article pages) one run may keep; past it the remaining
+    # fetches are recorded as rejected ('oversized', budget spent) and polled next run.
+    run_max_fetch_bytes: int = Field(default=256_000_000, gt=0)
 
     digest_timezone: str = "UTC"
 
@@ -149,6 +164,10 @@ class Settings(BaseSettings):
             allow_private_addresses=self.allow_private_addresses,
             per_host_concurrency=self.per_host_concurrency,
             global_concurrency=self.global_concurrency,
+            deadline_s=self.feed_deadline_s,
+            max_decoded_bytes=self.http_max_decoded_bytes,
+            run_max_bytes=self.run_max_fetch_bytes,
+            slow_host_strikes=self.slow_host_strikes,
         )
 
     def allowed_network_list(self) -> tuple[str, ...]:

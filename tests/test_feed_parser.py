@@ -165,11 +165,14 @@ def test_a_single_entry_with_a_million_elements_is_refused() -> None:
     assert parsed.refusal is not None and parsed.refusal.reason == RejectReason.OVERSIZED
 
 
-def test_a_ten_megabyte_line_is_read() -> None:
+def test_a_ten_megabyte_line_is_read_then_rejected_over_the_entry_cap() -> None:
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>long</title>'
     body += b"<description>" + b"word " * 2_000_000 + b"</description></item></channel></rss>"
     parsed = parse_feed(body, {}, url="https://e.example/f", fetched_at=FETCHED_AT)
-    assert len(parsed.entries) == 1 and len(parsed.entries[0].html) >= 9_999_999
+    assert parsed.entries == () and parsed.rejected[0].reason == RejectReason.OVERSIZED
+    roomy = parse_feed(body, {}, url="https://e.example/f", fetched_at=FETCHED_AT,
+                       max_entry_chars=20_000_000)  # fmt: skip
+    assert len(roomy.entries) == 1 and len(roomy.entries[0].html) >= 9_999_999
 
 
 def test_strip_active_content_is_linear_on_unclosed_scripts() -> None:

@@ -527,18 +527,27 @@ def test_the_fetcher_refuses_bombs_and_huge_bodies(httpserver: HTTPServer, db, a
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_a_ten_megabyte_line_is_fetched_parsed_and_stored(httpserver: HTTPServer, db, analyzer):
-    line = ten_megabyte_line(9_500_000)  # under the 10,000,000-byte default cap
-    body = rss(item("long", body=line))
+def test_a_ten_megabyte_line_is_fetched_parsed_and_rejected_as_oversized(
+    httpserver: HTTPServer, db, analyzer
+):
+    """A 9.5 MB entry (under the 10,000,000-byte wire cap) is over the 2,000,000-character
+    entry cap (issue 19: a 9 MB entry was stored at 1.3 GB): rejected with its size; a
+    400 KB entry in the same feed is stored."""
+    line = ten_megabyte_line(9_500_000)
+    body = rss(item("long", body=line) + item("big", body=line[:400_000]))
     httpserver.expect_request("/long.xml").respond_with_data(
         body, content_type="application/rss+xml")  # fmt: skip
     with Bounded() as bounds:
         result = asyncio.run(_fetch(httpserver.url_for("/long.xml"), loopback_settings()))
         _, items = ingest_feed(db, analyzer, "long", result.body, result.headers)
     bounds.check()
-    docs, _ = stored(db)
-    record("hostile-http", inputs=1, losses=len(lost([i.url for i in items], db)))
-    assert len(docs["https://feeds.example/long"].text) >= 9_000_000
+    docs, rejections = stored(db)
+    urls = ["https://feeds.example/long", *(i.url for i in items)]
+    record("hostile-http", inputs=2, losses=len(lost(urls, db)))
+    assert [i.url for i in items] == ["https://feeds.example/big"]
+    assert len(docs["https://feeds.example/big"].text) >= 390_000
+    (refused,) = [r for r in rejections if r.item == "https://feeds.example/long"]
+    assert refused.reason == "oversized" and "2,000,000-character cap" in refused.detail
 
 
 # --- injection arrives escaped -----------------------------------------------------------

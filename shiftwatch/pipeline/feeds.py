@@ -38,6 +38,10 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         contact=settings.contact,
         read_timeout_s=http.timeout_s,
         max_body_bytes=http.max_body_bytes,
+        max_decoded_bytes=http.max_decoded_bytes,
+        total_timeout_s=http.deadline_s,
+        max_run_bytes=http.run_max_bytes,
+        slow_host_strikes=http.slow_host_strikes,
         per_host_concurrency=http.per_host_concurrency,
         max_concurrency=http.global_concurrency,
         allow_private=http.allow_private_addresses,
@@ -89,7 +93,15 @@ async def _poll(
             return bool(document_store.known_urls(session, [item.url]))
 
     async with Fetcher(fetch_policy(settings)) as fetcher:
-        return await fetch_feeds(feeds, states, fetcher, now, force=force, is_known=is_known)
+        return await fetch_feeds(
+            feeds,
+            states,
+            fetcher,
+            now,
+            force=force,
+            is_known=is_known,
+            max_entry_chars=settings.max_entry_chars,
+        )
 
 
 def _source_row(feed: FeedConfig) -> SourceRef:

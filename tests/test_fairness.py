@@ -1,0 +1,172 @@
+"""Issue 19 item 4: slow feeds must not starve good ones.
+
+Real loopback servers started here (threaded, one thread per connection): trickling ones
+send their headers and then one byte a second for ever; a good one answers at once. The
+run polls them all with the monitor's own step (`poll_feeds`, then `ingest_items`), with
+test-sized deadlines set through the settings.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_support import record
+from sqlalchemy import select
+
+from shiftwatch.connectors.feedlist import FeedConfig
+from shiftwatch.models import tables as t
+from shiftwatch.models.db import open_database, session_scope
+from shiftwatch.pipeline.feeds import poll_feeds
+from shiftwatch.pipeline.ingest import ingest_items
+from shiftwatch.settings import Settings
+
+DEADLINE_S = 3.0
+GOOD_FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>'
+    + b"".join(
+        b"<item><title>Ryabkov on talks %d</title><link>https://good.example/a/%d</link>"
+        b"<description>Russia rejects NATO expansion, Ryabkov said in Geneva (%d).</description>"
+        b"<pubDate>Mon, 10 Jan 2022 10:00:00 GMT</pubDate></item>" % (i, i, i)
+        for i in range(3)
+    )
+    + b"</channel></rss>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET: the good feed at once, or (trickle) headers and then a byte a second."""
+
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        if not self.server.trickle:
+            self.send_header("Content-Length", str(len(GOOD_FEED)))
+            self.end_headers()
+            self.wfile.write(GOOD_FEED)
+            return
+        self.end_headers()
+        self.wfile.write(b'<?xml version="1.0"?>')
+        self.wfile.flush()
+        while not self.server.stop.wait(1.0):
+            try:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, trickle: bool, stop: threading.Event) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.trickle = trickle
+        self.stop = stop
+
+
+@pytest.fixture
+def servers() -> Iterator[Any]:
+    """Yield a function starting a loopback server (trickling or good); all stopped after."""
+    stop = threading.Event()
+    started: list[_Server] = []
+
+    def start(*, trickle: bool) -> str:
+        server = _Server(trickle, stop)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    stop.set()
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'fair.db'}",
+        allowed_networks="127.0.0.0/8",
+        feed_deadline_s=DEADLINE_S,
+        http_timeout_s=2 * DEADLINE_S,  # the per-read timeout alone never cuts a trickle
+    )
+
+
+def _run(tmp_path: Path, urls: list[str], analyzer: Any) -> tuple[float, Any, Any]:
+    """Poll and ingest the feeds once; return (seconds, outcomes by feed id, stored URLs)."""
+    settings = _settings(tmp_path)
+    engine = open_database(settings.database_url)
+    feeds = [FeedConfig(url=u) for u in urls]
+    started = time.monotonic()
+    batch = poll_feeds(engine, feeds, settings)
+    ingest_items(engine, analyzer, batch.items, "run-fair", batch.rejected)
+    elapsed = time.monotonic() - started
+    with session_scope(engine) as session:
+        docs = {d.url for d in session.execute(select(t.Document)).scalars()}
+        rejections = {r.item: r for r in session.execute(select(t.Rejection)).scalars()}
+    engine.dispose()
+    health = {h.source_id: h for h in batch.health}
+    by_url = {f.url: health[f.id] for f in feeds}
+    return elapsed, (by_url, rejections), docs
+
+
+def _lost_good(docs: set[str]) -> int:
+    """Return how many of the good feed's entries were not stored."""
+    return sum(f"https://good.example/a/{i}" not in docs for i in range(3))
+
+
+def _check(urls: list[str], good: str, outcome: Any, docs: set[str]) -> None:
+    """The good feed's entries are stored; every trickling feed failed with its reason."""
+    by_url, rejections = outcome
+    assert {f"https://good.example/a/{i}" for i in range(3)} <= docs
+    assert by_url[good].status == "updated"
+    for url in urls:
+        if url == good:
+            continue
+        assert by_url[url].status == "failed", url
+        assert rejections[url].reason == "timeout", rejections[url]
+        assert "deadline" in rejections[url].detail
+
+
+@pytest.mark.timeout(60)
+def test_32_trickling_servers_do_not_starve_a_good_feed(servers, tmp_path, analyzer) -> None:
+    """32 origins trickling a byte a second take every slot of the default pool (32); the
+    good feed, asked last, waits for one deadline at most, then is stored."""
+    slow = [f"{servers(trickle=True)}/feed.xml" for _ in range(32)]
+    good = f"{servers(trickle=False)}/feed.xml"
+    urls = [*slow, good]
+    elapsed, outcome, docs = _run(tmp_path, urls, analyzer)
+    print(f"fairness: {len(urls)} feeds polled and ingested in {elapsed:.1f}s")
+    record("fairness", inputs=len(urls), rejected=len(slow), losses=_lost_good(docs))
+    _check(urls, good, outcome, docs)
+    assert elapsed < 3 * DEADLINE_S + 10, elapsed
+
+
+@pytest.mark.timeout(60)
+def test_32_trickling_feeds_on_one_server_cost_it_two_deadlines(servers, tmp_path, analyzer):
+    """32 trickling feeds on one origin: the two (or three: one may take a freed slot before
+    the second strike) cut at the deadline strike the origin out, the others fail at once,
+    and the good feed on another origin is stored."""
+    base = servers(trickle=True)
+    slow = [f"{base}/feed-{i}.xml" for i in range(32)]
+    good = f"{servers(trickle=False)}/feed.xml"
+    urls = [*slow, good]
+    elapsed, outcome, docs = _run(tmp_path, urls, analyzer)
+    print(f"fairness: {len(urls)} feeds polled and ingested in {elapsed:.1f}s")
+    record("fairness", inputs=len(urls), rejected=len(slow), losses=_lost_good(docs))
+    _check(urls, good, outcome, docs)
+    _, rejections = outcome
+    struck = [u for u in slow if "not asked again" in rejections[u].detail]
+    assert len(struck) >= 29
+    assert elapsed < 3 * DEADLINE_S + 10, elapsed
