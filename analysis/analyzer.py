@@ -17,6 +17,7 @@ from shiftwatch.analysis.extract.stance import StanceModel, compile_stance_model
 from shiftwatch.analysis.language.detect import detect_languages
 from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.analysis.text.boundaries import find_body_end
+from shiftwatch.analysis.text.dates import statement_date
 from shiftwatch.records import (
     DemandTerms,
     Document,
@@ -99,7 +100,7 @@ class Analyzer:
         mentions = tuple(self.matcher.find(document.id, document.text, document.language))
         author = self.document_speaker(document)
         stances = tuple(self.stance_model.find(_stance_window(document), mentions, author=author))
-        return Analysis(document=document, mentions=mentions, stances=stances)
+        return Analysis(document=document, mentions=mentions, stances=_dated(stances))
 
     def document_speaker(self, document: Document) -> Speaker | None:
         """Return whose own words `document` is (a transcript, statement, interview), from its
@@ -126,6 +127,15 @@ class Analyzer:
 
 
 HEAD_CHARS = 300  # the first lines, where a transcript names its speaker
+
+
+def _dated(stances: Sequence[StanceObservation]) -> tuple[StanceObservation, ...]:
+    """Return the stances with the day their sentence says they were stated ("said on
+    Tuesday" in an article of Thursday), where it gives one."""
+    return tuple(
+        replace(s, said_at=said) if (said := statement_date(s.evidence, s.published_at)) else s
+        for s in stances
+    )
 
 
 # Stance attribution grows faster than linearly with dense text; news articles stay far

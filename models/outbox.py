@@ -134,6 +134,7 @@ def _confirm(session: Session, shifts: Sequence[r.Shift], run_id: str | None) ->
                 evidence=row["evidence"],
                 evidence_document_ids=row["evidence_document_ids"],
                 run_id=run_id,
+                confirmed_at=s.confirmed_at or s.at,
             )
         )
 

@@ -37,6 +37,7 @@ def shift_row(shift: r.Shift, run_id: str | None) -> dict[str, Any]:
         "evidence": evidence,
         "detected_at": utcnow(),
         "run_id": run_id,
+        "confirmed_at": shift.confirmed_at,
     }
 
 
@@ -52,6 +53,7 @@ def to_shift(row: t.Shift) -> r.Shift:
         evidence_document_ids=tuple(row.evidence_document_ids),
         confirmed=row.confirmed,
         retroactive=row.retroactive,
+        confirmed_at=row.confirmed_at,
     )
 
 
@@ -95,6 +97,7 @@ def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None)
                     evidence=row["evidence"],
                     evidence_document_ids=row["evidence_document_ids"],
                     run_id=run_id,
+                    confirmed_at=shift.confirmed_at or shift.at,
                 )
             )
         elif shift.id in existing:
