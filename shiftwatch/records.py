@@ -315,6 +315,7 @@ class Alert:
     shift_id: str
     channel: str
     dedupe_key: str
+    kind: str = "shift"  # "correction": a withdrawn shift's retraction
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -31,9 +31,16 @@ OBSERVATION_PREFIX = "st-"
 def observation_id(obs: StanceObservation) -> str:
     """Return an observation's stable short id (its stored unique key hashed: the same
     sentence, holder and demand in every run and after re-analysis, whatever stance)."""
-    raw = "\x1f".join(
-        (obs.document_id, str(obs.evidence_start), obs.party_id, obs.actor_id or "", obs.demand_id)
+    return observation_id_of(
+        obs.document_id, obs.evidence_start, obs.party_id, obs.actor_id, obs.demand_id
     )
+
+
+def observation_id_of(
+    document_id: str, evidence_start: int, party_id: str, actor_id: str | None, demand_id: str
+) -> str:
+    """Return the stable id of the observation with this key (see `observation_id`)."""
+    raw = "\x1f".join((document_id, str(evidence_start), party_id, actor_id or "", demand_id))
     return OBSERVATION_PREFIX + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
 
 

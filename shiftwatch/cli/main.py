@@ -83,6 +83,7 @@ class ExportKind(StrEnum):
     positions = "positions"
     shifts = "shifts"
     alerts = "alerts"
+    reviews = "reviews"
     rejections = "rejections"
     runs = "runs"
 
