@@ -189,3 +189,90 @@ def verdicts_of(session: Session, ids: Iterable[str]) -> dict[str, str]:
         for review in load_reviews(session, active_only=True)
         if review.target_id in wanted
     }
+
+
+def review_queue(
+    session: Session, since: datetime, *, weak_below: float, limit: int = 30
+) -> dict[str, list[dict[str, Any]]]:
+    """Return what needs a human, as plain rows: possible shifts, weak observations of pairs
+    that hold a position, shifts alerted since `since`, and the reviews made."""
+    possible = session.execute(
+        select(t.Shift)
+        .where(t.Shift.confirmed.is_(False), t.Shift.withdrawn_at.is_(None))
+        .order_by(t.Shift.at, t.Shift.id)
+    ).scalars()
+    alerted = session.execute(
+        select(t.Shift)
+        .join(t.Alert, t.Alert.shift_id == t.Shift.id)
+        .where(t.Alert.kind == "shift", t.Alert.status == "sent", t.Alert.sent_at >= since)
+        .distinct()
+        .order_by(t.Shift.at, t.Shift.id)
+    ).scalars()
+    return {
+        "possible": [_shift_item(s) for s in possible],
+        "weak": _weak(session, weak_below, limit),
+        "alerted": [_shift_item(s) for s in alerted],
+        "reviews": [
+            {
+                "id": rv.id,
+                "target": rv.target_id,
+                "verdict": str(rv.verdict) + (f" ({rv.stance})" if rv.stance else ""),
+                "note": rv.note,
+                "at": rv.at,
+                "undone_at": rv.undone_at,
+            }
+            for rv in load_reviews(session)
+        ],
+    }
+
+
+def _shift_item(row: t.Shift) -> dict[str, Any]:
+    after = [e for e in row.evidence if e.get("side") != "before"]
+    return {
+        "id": row.id,
+        "party": row.party_id,
+        "demand": row.demand_id,
+        "change": f"{row.from_stance} -> {row.to_stance}",
+        "at": row.at,
+        "withdrawn": row.withdrawn_at is not None,
+        "evidence": [(_evidence_id(e), str(e.get("evidence", ""))) for e in after],
+    }
+
+
+def _weak(session: Session, below: float, limit: int) -> list[dict[str, Any]]:
+    """Return low-confidence (or machine-translated, or reported) observations of pairs that
+    hold a position, not reviewed yet, newest first."""
+    pairs = {(p, d) for p, d in session.execute(select(t.Position.party_id, t.Position.demand_id))}
+    reviewed = set(load_corrections(session))
+    statement = select(t.StanceObservation).order_by(
+        t.StanceObservation.published_at.desc(), t.StanceObservation.id
+    )
+    out = []
+    for row in session.execute(statement).scalars():
+        if (row.party_id, row.demand_id) not in pairs:
+            continue
+        if row.confidence >= below and not row.machine_translated and not row.reported:
+            continue
+        key = (row.document_id, row.evidence_start, row.party_id, row.actor_id, row.demand_id)
+        obs_id = observation_id_of(*key)
+        if obs_id in reviewed:
+            continue
+        out.append(
+            {
+                "id": obs_id,
+                "party": row.party_id,
+                "demand": row.demand_id,
+                "stance": row.stance,
+                "confidence": row.confidence,
+                "at": row.published_at,
+                "evidence": row.evidence,
+                "flags": ", ".join(
+                    f
+                    for f, on in (("MT", row.machine_translated), ("reported", row.reported))
+                    if on
+                ),
+            }
+        )
+        if len(out) >= limit:
+            break
+    return out
