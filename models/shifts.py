@@ -154,3 +154,18 @@ def load_shift(session: Session, shift_id: str) -> list[r.Shift]:
     """Return the stored shift with this id (a list of none or one)."""
     row = session.get(t.Shift, shift_id)
     return [] if row is None else [to_shift(row)]
+
+
+def demote_shifts(session: Session, ids: Iterable[str]) -> list[str]:
+    """Mark confirmed shifts possible again (the review that confirmed them was undone);
+    return those changed."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    statement = (
+        update(t.Shift)
+        .where(t.Shift.id.in_(wanted), t.Shift.confirmed.is_(True))
+        .values(confirmed=False, confirmed_at=None)
+        .returning(t.Shift.id)
+    )
+    return sorted(row[0] for row in session.execute(statement))

@@ -115,12 +115,13 @@ def replay_reviewed(
     everything = stance_store.load_stances(session, pairs)
     corrections = review_store.load_corrections(session)
     timelines = build_timelines(everything, corrections)
-    holding = {
-        to_shift(timeline, change).id
+    changes = [
+        to_shift(timeline, change)
         for timeline in timelines.values()
         for change in timeline.changes
         if change.from_stance is not None
-    }
+    ]
+    holding = {s.id for s in changes}
     outcome = ReviewOutcome(pairs=list(pairs))
     outcome.withdrawn = shift_store.withdraw_shifts(
         session, _voided(session, pairs, holding, touched), note
@@ -130,6 +131,9 @@ def replay_reviewed(
     )
     withdrawn = shift_store.shift_ids(session, pairs, withdrawn=True)
     outcome.restored = shift_store.restore_shifts(session, withdrawn & holding)
+    # A held change an analyst's confirmation had settled is held again when it is undone.
+    held = review_store.shift_evidence_ids(session, {s.id for s in changes if not s.confirmed})
+    shift_store.demote_shifts(session, {i for i, ids in held.items() if ids & touched})
     corrected = apply_corrections(everything, corrections)
     new = [o for o in corrected if observation_id(o) in touched]
     history = [o for o in corrected if observation_id(o) not in touched]
