@@ -46,7 +46,7 @@ def servers(httpserver):
 
 @pytest.fixture
 def cfg(database_url, tmp_path: Path, servers):
-    inbox, port, hook = servers
+    _, port, hook = servers
     return settings(
         database_url,
         tmp_path,
