@@ -58,12 +58,15 @@ def to_shift(row: t.Shift) -> r.Shift:
 
 
 def load_shifts(session: Session, pairs: Iterable[tuple[str, str]]) -> list[r.Shift]:
-    """Return the stored shifts of the given (party, demand) pairs."""
+    """Return the stored shifts of the given (party, demand) pairs that stand (a shift a
+    review withdrew does not: a later, genuine change of the same kind is news)."""
     wanted = set(pairs)
     if not wanted:
         return []
     statement = select(t.Shift).where(
-        t.Shift.party_id.in_({p for p, _ in wanted}), t.Shift.demand_id.in_({d for _, d in wanted})
+        t.Shift.party_id.in_({p for p, _ in wanted}),
+        t.Shift.demand_id.in_({d for _, d in wanted}),
+        t.Shift.withdrawn_at.is_(None),
     )
     rows = session.execute(statement).scalars()
     return [to_shift(row) for row in rows if (row.party_id, row.demand_id) in wanted]

@@ -255,3 +255,23 @@ def test_reviews_survive_reanalysis(engine, cfg):
     assert observation_id(reread) == observation_id(AFTER)
     assert _monitor(engine, cfg, [BEFORE, reread], "run-2") == []
     assert _position(engine) == ("opposes", None)
+
+
+def test_a_genuine_change_after_a_withdrawn_one_is_news(engine, cfg, watchlist, httpserver):
+    save_documents(engine)
+    (withdrawn,) = _monitor(engine, cfg, [BEFORE, AFTER], "run-1")
+    review_target(engine, withdrawn, ReviewVerdict.FALSE_SHIFT, configured_channels(cfg))
+    later = DAY2 + timedelta(days=3)
+    with session_scope(engine) as session:
+        from alerting_support import document
+
+        from shiftwatch.models import documents as document_store
+
+        document_store.save_documents(session, [document("doc-day5", later, "Talks")], "run-2")
+    genuine = observation("doc-day5", Stance.OPEN, later, "We are ready to talk arms control.")
+    (new,) = _monitor(engine, cfg, [genuine], "run-2")
+    assert new != withdrawn
+    assert _position(engine) == ("open", None)
+    _deliver(engine, cfg, watchlist)
+    texts = _slack_texts(httpserver)
+    assert len(texts) == 1 and texts[0].startswith("Russia shifted")  # never alerted before

@@ -52,7 +52,7 @@ def update_positions(
         new = [o for o in everything if o.document_id in fresh_docs]
         new_keys = {observation_key(o) for o in new}
         history = [o for o in everything if observation_key(o) not in new_keys]
-        # once, for the shifts and the positions; the analyst's reviews obey (exactly once)
+        # once, for the shifts and the positions, with the analyst's reviews applied
         timelines = build_timelines(everything, review_store.load_corrections(session))
         shifts = detect_shifts(history, new, shift_store.load_shifts(session, pairs), timelines)
         to_announce = shift_store.save_shifts(session, shifts, run_id)
