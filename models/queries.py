@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -398,7 +399,14 @@ def _held(session: Session, names: dict[tuple[str, str], str]) -> dict[tuple[str
 def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> ShiftView | None:
     """Return a stored shift as alerts and digests show it (labels, quotes, sources)."""
     row = session.get(t.Shift, shift_id)
-    return None if row is None else _digest_shift(session, row, _labels(watchlist))
+    if row is None:
+        return None
+    view = _digest_shift(session, row, _labels(watchlist))
+    position = session.get(t.Position, (row.party_id, row.demand_id))
+    if position is None or not position.possible_change:
+        return view
+    held = HeldChange(stance=position.possible_change, since=position.possible_since)
+    return replace(view, possible=held.label(position.stance))
 
 
 def _health(session: Session, since: datetime | None) -> dict[str, object]:

@@ -97,6 +97,7 @@ class ShiftView:
     withdrawn_at: datetime | None = None  # an analyst's review voided it
     withdrawn_note: str = ""
     correction: bool = False  # render the correction of an earlier alert, not the alert
+    possible: str = ""  # the pair's held change now, if any ("open — possible change to …")
 
 
 @dataclass(frozen=True, kw_only=True)

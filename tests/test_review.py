@@ -8,6 +8,7 @@ confirming a held change announces it as confirmed, dated from its first evidenc
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -275,3 +276,45 @@ def test_a_genuine_change_after_a_withdrawn_one_is_news(engine, cfg, watchlist, 
     _deliver(engine, cfg, watchlist)
     texts = _slack_texts(httpserver)
     assert len(texts) == 1 and texts[0].startswith("Russia shifted")  # never alerted before
+
+
+def test_alerts_show_ids_the_statement_day_a_held_change_and_corrections():
+    from shiftwatch.render.alerts import alert_message
+    from shiftwatch.views import EvidenceView, ShiftView
+
+    quote = EvidenceView(
+        quote="Russia is ready to discuss arms control.",
+        speaker="Sergei Ryabkov",
+        source_title="Wire",
+        url="https://news.example/a",
+        published_at=DAY2,
+        machine_translated=False,
+        id="st-0123456789ab",
+        said_at=DAY1,
+    )
+    view = ShiftView(
+        party="Russia",
+        demand="Arms-control talks",
+        from_stance="opposes",
+        to_stance="open",
+        at=DAY1,
+        retroactive=False,
+        before=(),
+        after=(quote,),
+        id="shift-abc",
+        confirmed_at=DAY2,
+        possible="open — possible change to supports since 12 Jan 2022, awaiting confirmation",
+    )
+    message = alert_message(view, "shift-abc:slack")
+    slack = json.dumps(message.slack, ensure_ascii=False)
+    for text in (message.text, message.html, slack):
+        assert "st-0123456789ab" in text and "shift-abc" in text
+        assert f"said {DAY1:%Y-%m-%d}, published {DAY2:%Y-%m-%d}" in text
+        assert "possible change to supports since 12 Jan 2022" in text
+        assert f"held since {DAY1:%Y-%m-%d}" in text
+    correction = alert_message(
+        replace(view, correction=True, withdrawn_note="a rumour"), "k:correction"
+    )
+    assert correction.subject.startswith("[shiftwatch] Correction: Russia did not shift")
+    assert "a rumour" in correction.text and "a rumour" in correction.html
+    assert correction.slack["text"].startswith("Correction:")

@@ -167,6 +167,9 @@ def slack_alert_payload(shift: ShiftView, key: str) -> dict[str, Any]:
     ]
     if shift.confirmed_at is not None:
         blocks.append({"type": "section", "text": _mrkdwn(escape_slack(confirmation(shift)))})
+    if shift.possible:
+        now = f"Now: {escape_slack(shift.possible)}"
+        blocks.append({"type": "context", "elements": [_mrkdwn(now)]})
     if any(e.machine_translated for e in (*shift.before, *shift.after)):
         warn = ":warning: Some evidence comes from machine-translated text: weigh it accordingly."
         blocks.append({"type": "context", "elements": [_mrkdwn(warn)]})
