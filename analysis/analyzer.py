@@ -19,6 +19,7 @@ from shiftwatch.analysis.language.translation import find_mt_artifacts, score_ar
 from shiftwatch.analysis.text.boundaries import find_body_end
 from shiftwatch.analysis.text.dates import statement_date
 from shiftwatch.records import (
+    DateSource,
     DemandTerms,
     Document,
     Entity,
@@ -100,7 +101,7 @@ class Analyzer:
         mentions = tuple(self.matcher.find(document.id, document.text, document.language))
         author = self.document_speaker(document)
         stances = tuple(self.stance_model.find(_stance_window(document), mentions, author=author))
-        return Analysis(document=document, mentions=mentions, stances=_dated(stances))
+        return Analysis(document=document, mentions=mentions, stances=_dated(stances, document))
 
     def document_speaker(self, document: Document) -> Speaker | None:
         """Return whose own words `document` is (a transcript, statement, interview), from its
@@ -129,9 +130,18 @@ class Analyzer:
 HEAD_CHARS = 300  # the first lines, where a transcript names its speaker
 
 
-def _dated(stances: Sequence[StanceObservation]) -> tuple[StanceObservation, ...]:
+# A fetch time standing in for an unknown publication date is no base for "yesterday".
+_NOT_A_BASE = frozenset({DateSource.FETCHED, DateSource.NONE, DateSource.UNDATED})
+
+
+def _dated(
+    stances: Sequence[StanceObservation], document: Document
+) -> tuple[StanceObservation, ...]:
     """Return the stances with the day their sentence says they were stated ("said on
-    Tuesday" in an article of Thursday), where it gives one."""
+    Tuesday" in an article of Thursday), where it gives one and the document's own date is
+    known."""
+    if document.date_source in _NOT_A_BASE:
+        return tuple(stances)
     return tuple(
         replace(s, said_at=said) if (said := statement_date(s.evidence, s.published_at)) else s
         for s in stances

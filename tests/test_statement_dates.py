@@ -9,7 +9,7 @@ import yaml
 from conftest import FIXTURES
 
 from shiftwatch.analysis.text.dates import MAX_STATEMENT_AGE, statement_date
-from shiftwatch.records import Document
+from shiftwatch.records import DateSource, Document
 
 CASES = yaml.safe_load((FIXTURES / "statement_dates" / "cases.yaml").read_text("utf-8"))
 
@@ -42,12 +42,12 @@ def test_a_statement_day_is_never_after_its_article_nor_too_old():
             assert published - MAX_STATEMENT_AGE <= said < published
 
 
-def test_the_analyzer_carries_the_statement_day_on_the_observation(analyzer):
+def _thursday(date_source: DateSource) -> Document:
     text = (
         "GENEVA — Talks went on.\n\nDeputy Foreign Minister Sergei Ryabkov said on Tuesday "
         "that Russia rejects any further NATO expansion."
     )
-    doc = Document(
+    return Document(
         id="d-thursday",
         source_id="s",
         url="file:///thursday",
@@ -57,7 +57,16 @@ def test_the_analyzer_carries_the_statement_day_on_the_observation(analyzer):
         content_hash="h",
         fetched_at=datetime(2022, 1, 13, 10, tzinfo=UTC),
         published_at=datetime(2022, 1, 13, 9, tzinfo=UTC),
+        date_source=date_source,
     )
-    stances = analyzer.analyze(doc).stances
+
+
+def test_the_analyzer_carries_the_statement_day_on_the_observation(analyzer):
+    stances = analyzer.analyze(_thursday(DateSource.FRONT_MATTER)).stances
     assert stances, "the stance finder found Ryabkov's stance"
     assert {s.said_at.date() for s in stances if s.said_at} == {date(2022, 1, 11)}
+
+
+def test_a_fetch_time_standing_in_for_a_date_dates_no_statement(analyzer):
+    stances = analyzer.analyze(_thursday(DateSource.FETCHED)).stances
+    assert stances and all(s.said_at is None for s in stances)
