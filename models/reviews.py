@@ -26,7 +26,6 @@ from shiftwatch.models.stances import to_observation
 from shiftwatch.models.tables import utcnow
 
 SHIFT_PREFIX = "shift-"
-MIN_PREFIX = 4  # hex digits of a short id an analyst must type at least
 
 
 def review_id(target_id: str, verdict: str, at: datetime) -> str:
@@ -179,16 +178,6 @@ def _evidence_id(item: dict[str, Any]) -> str:
         item.get("actor_id"),
         item["demand_id"],
     )
-
-
-def verdicts_of(session: Session, ids: Iterable[str]) -> dict[str, str]:
-    """Return {target id: latest active verdict} for the given targets."""
-    wanted = set(ids)
-    return {
-        review.target_id: str(review.verdict)
-        for review in load_reviews(session, active_only=True)
-        if review.target_id in wanted
-    }
 
 
 def review_queue(
