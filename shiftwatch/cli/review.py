@@ -56,7 +56,11 @@ def _fail(exc: Exception) -> None:
 
 
 @review_app.callback()
-def review_main(ctx: typer.Context, db: DbOption = None, days: int = 7) -> None:
+def review_main(
+    ctx: typer.Context,
+    db: DbOption = None,
+    days: Annotated[int, typer.Option("--days", help="Alerts sent in the last N days")] = 7,
+) -> None:
     """List what needs a human when no subcommand is given."""
     if ctx.invoked_subcommand is None:
         show_list(db=db, days=days)
