@@ -18,7 +18,9 @@ from shiftwatch.analysis.extract.stance import StanceModel, compile_stance_model
 from shiftwatch.analysis.language.detect import detect_languages
 from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.analysis.text.boundaries import find_body_end
+from shiftwatch.analysis.text.dates import statement_date
 from shiftwatch.records import (
+    DateSource,
     DemandTerms,
     Document,
     Entity,
@@ -102,7 +104,7 @@ class Analyzer:
         mentions = tuple(sorted((*found, *short), key=lambda m: m.start)) if short else tuple(found)
         author = self.document_speaker(document)
         stances = tuple(self.stance_model.find(_stance_window(document), mentions, author=author))
-        return Analysis(document=document, mentions=mentions, stances=stances)
+        return Analysis(document=document, mentions=mentions, stances=_dated(stances, document))
 
     def document_speaker(self, document: Document) -> Speaker | None:
         """Return whose own words `document` is (a transcript, statement, interview), from its
@@ -129,6 +131,24 @@ class Analyzer:
 
 
 HEAD_CHARS = 300  # the first lines, where a transcript names its speaker
+
+
+# A fetch time standing in for an unknown publication date is no base for "yesterday".
+_NOT_A_BASE = frozenset({DateSource.FETCHED, DateSource.NONE, DateSource.UNDATED})
+
+
+def _dated(
+    stances: Sequence[StanceObservation], document: Document
+) -> tuple[StanceObservation, ...]:
+    """Return the stances with the day their sentence says they were stated ("said on
+    Tuesday" in an article of Thursday), where it gives one and the document's own date is
+    known."""
+    if document.date_source in _NOT_A_BASE:
+        return tuple(stances)
+    return tuple(
+        replace(s, said_at=said) if (said := statement_date(s.evidence, s.published_at)) else s
+        for s in stances
+    )
 
 
 # Stance attribution grows faster than linearly with dense text; news articles stay far

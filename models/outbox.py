@@ -94,6 +94,7 @@ def alert_rows(shift: r.Shift, routing: r.AlertRouting, now: datetime) -> list[d
             "shift_id": shift.id,
             "channel": channel,
             "dedupe_key": dedupe_key(shift.id, channel),
+            "kind": "shift",
             "status": PENDING if channel in channels else HELD,
             "last_error": None if channel in channels else f"{channel} not configured",
             "attempts": 0,
@@ -123,6 +124,67 @@ def record_shifts(
     return sum(1 for row in rows if row["id"] in new and row["status"] == PENDING)
 
 
+CORRECTION = "correction"
+SHIFT_ALERT = "shift"
+ANNOUNCED = (SENT, SENDING)  # may have reached people: a withdrawal owes them a correction
+
+
+def correction_rows(
+    shift_id: str, channels: Sequence[str], routing: r.AlertRouting, now: datetime
+) -> list[dict[str, Any]]:
+    """Return the correction alerts a withdrawn shift owes: one per channel it reached."""
+    return [
+        {
+            "id": alert_id(shift_id, f"{channel}:{CORRECTION}"),
+            "shift_id": shift_id,
+            "channel": channel,
+            "dedupe_key": f"{dedupe_key(shift_id, channel)}:{CORRECTION}",
+            "kind": CORRECTION,
+            "status": PENDING if channel in routing.configured else HELD,
+            "last_error": None if channel in routing.configured else f"{channel} not configured",
+            "attempts": 0,
+            "created_at": now,
+        }
+        for channel in channels
+    ]
+
+
+def queue_corrections(
+    session: Session, shift_ids: Sequence[str], routing: r.AlertRouting, note: str = ""
+) -> int:
+    """In the caller's transaction: hold the withdrawn shifts' alerts not yet sent, and queue
+    one correction per channel their alert reached (its dedupe key makes it once, ever);
+    return how many corrections were queued for delivery."""
+    if not shift_ids:
+        return 0
+    now = utcnow()
+    session.execute(
+        update(t.Alert)
+        .where(
+            t.Alert.shift_id.in_(list(shift_ids)),
+            t.Alert.kind == SHIFT_ALERT,
+            t.Alert.status == PENDING,
+        )
+        .values(status=HELD, last_error=f"shift withdrawn by review {note}".strip())
+    )
+    reached = session.execute(
+        select(t.Alert.shift_id, t.Alert.channel).where(
+            t.Alert.shift_id.in_(list(shift_ids)),
+            t.Alert.kind == SHIFT_ALERT,
+            t.Alert.status.in_(list(ANNOUNCED)),
+        )
+    ).all()
+    rows = [
+        row
+        for shift_id, channel in sorted(reached)
+        for row in correction_rows(shift_id, [channel], routing, now)
+    ]
+    if not rows:
+        return 0
+    new = set(_insert_returning_ids(session, rows))
+    return sum(1 for row in rows if row["id"] in new and row["status"] == PENDING)
+
+
 def _confirm(session: Session, shifts: Sequence[r.Shift], run_id: str | None) -> None:
     """Mark stored possible shifts confirmed, with the evidence that confirmed them."""
     for s in shifts:
@@ -135,6 +197,7 @@ def _confirm(session: Session, shifts: Sequence[r.Shift], run_id: str | None) ->
                 evidence=row["evidence"],
                 evidence_document_ids=row["evidence_document_ids"],
                 run_id=run_id,
+                confirmed_at=s.confirmed_at or utcnow(),
             )
         )
 
@@ -208,18 +271,25 @@ def _claims(conn: Connection, ids: list[str], owner: str, until: datetime) -> li
     if not ids:
         return []
     rows = conn.execute(
-        select(t.Alert.id, t.Alert.shift_id, t.Alert.channel, t.Alert.dedupe_key, t.Alert.attempts)
+        select(
+            t.Alert.id,
+            t.Alert.shift_id,
+            t.Alert.channel,
+            t.Alert.dedupe_key,
+            t.Alert.attempts,
+            t.Alert.kind,
+        )
         .where(t.Alert.id.in_(ids), t.Alert.lease_owner == owner, t.Alert.status == SENDING)
         .order_by(t.Alert.created_at, t.Alert.id)
     )
     return [
         Claim(
-            alert=r.Alert(id=a, shift_id=s, channel=c, dedupe_key=k),
+            alert=r.Alert(id=a, shift_id=s, channel=c, dedupe_key=k, kind=kind),
             attempt=n,
             owner=owner,
             lease_until=until,
         )
-        for a, s, c, k, n in rows
+        for a, s, c, k, n, kind in rows
     ]
 
 

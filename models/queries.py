@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
 from shiftwatch.analysis.language.translation import MT_THRESHOLD
+from shiftwatch.analysis.positions.reviews import observation_id_of
 from shiftwatch.models import reports
 from shiftwatch.models import tables as t
-from shiftwatch.views import DigestData, DocumentView, EvidenceView, ShiftView
+from shiftwatch.views import DigestData, DocumentView, EvidenceView, HeldChange, ShiftView
 from shiftwatch.watchlist import Watchlist
 
 EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
@@ -47,6 +49,7 @@ EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
     "stances": (
         t.StanceObservation,
         (
+            "id",
             "document_id",
             "party_id",
             "actor_id",
@@ -60,6 +63,8 @@ EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
             "statement_id",
             "cluster_id",
             "basis",
+            "said_at",
+            "review",
         ),
         ("published_at", "document_id", "evidence_start", "party_id", "demand_id"),
     ),
@@ -90,13 +95,32 @@ EXPORTS: dict[str, tuple[type[SQLModel], tuple[str, ...], tuple[str, ...]]] = {
             "confirmed",
             "retroactive",
             "detected_at",
+            "status",
+            "confirmed_at",
+            "withdrawn_at",
+            "withdrawn_note",
         ),
         ("at", "id"),
     ),
     "alerts": (
         t.Alert,
-        ("id", "shift_id", "channel", "status", "attempts", "sent_at", "last_error", "created_at"),
+        (
+            "id",
+            "shift_id",
+            "channel",
+            "kind",
+            "status",
+            "attempts",
+            "sent_at",
+            "last_error",
+            "created_at",
+        ),
         ("created_at", "id"),
+    ),
+    "reviews": (
+        t.Review,
+        ("id", "target_id", "target_kind", "verdict", "stance", "note", "at", "undone_at"),
+        ("at", "id"),
     ),
     "rejections": (
         t.Rejection,
@@ -115,14 +139,42 @@ def export_rows(session: Session, kind: str) -> Iterator[dict[str, Any]]:
     """Yield the rows of export `kind` as plain dicts with the documented fields."""
     model, fields, order = EXPORTS[kind]
     statement = select(model).order_by(*(getattr(model, c) for c in order))
+    verdicts = _verdicts(session) if kind == "stances" else {}
     for row in session.execute(statement).scalars():
-        out = {f: getattr(row, f) for f in fields}
-        if kind == "documents":
+        out = {f: getattr(row, f, None) for f in fields}
+        if kind == "stances":
+            out["id"] = observation_id_of(
+                row.document_id, row.evidence_start, row.party_id, row.actor_id, row.demand_id
+            )
+            out["review"] = verdicts.get(out["id"])
+        elif kind == "shifts":
+            out["status"] = _shift_status(row)
+        elif kind == "documents":
             out["mt_artifacts"] = [
                 {"kind": a.get("kind"), "evidence": a.get("evidence"), **a}
                 for a in row.mt_artifacts
             ]
         yield out
+
+
+def _verdicts(session: Session) -> dict[str, str]:
+    """Return {observation id: its latest active verdict} (a shift's review counts for the
+    observations it voided)."""
+    rows = session.execute(
+        select(t.Review).where(t.Review.undone_at.is_(None)).order_by(t.Review.at, t.Review.id)
+    )
+    out = {}
+    for review in rows.scalars():
+        ids = [review.target_id] if review.target_kind == "stance" else review.observation_ids
+        out.update((i, review.verdict) for i in ids or [])
+    return out
+
+
+def _shift_status(row: t.Shift) -> str:
+    """Return a shift's status as exports say it: rejected (withdrawn), confirmed, possible."""
+    if row.withdrawn_at is not None:
+        return "rejected"
+    return "confirmed" if row.confirmed else "possible"
 
 
 def _labels(watchlist: Watchlist) -> dict[tuple[str, str], str]:
@@ -165,6 +217,7 @@ def digest_data(
             (p.party_id, p.demand_id): p.stance
             for p in session.execute(select(t.Position)).scalars()
         },
+        held=_held(session, names),
         possible=tuple(
             (
                 names.get(("party", p.party_id), p.party_id),
@@ -240,6 +293,8 @@ def _evidence(
         doc = session.get(t.Document, item.get("document_id"))
         out.append(
             EvidenceView(
+                id=_observation_id(item),
+                said_at=_when(item.get("said_at")),
                 quote=str(item.get("evidence", "")),
                 speaker=_speaker(item, names),
                 source_title=doc.title if doc else "",
@@ -251,6 +306,29 @@ def _evidence(
             )
         )
     return tuple(out)
+
+
+def _observation_id(item: dict[str, Any]) -> str:
+    try:
+        return observation_id_of(
+            item["document_id"],
+            item["evidence_start"],
+            item["party_id"],
+            item.get("actor_id"),
+            item["demand_id"],
+        )
+    except KeyError:  # evidence stored by hand without its key
+        return ""
+
+
+def _when(value: object) -> datetime | None:
+    """Return a datetime stored in JSON as ISO text (None when absent or unreadable)."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _speaker(item: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
@@ -265,7 +343,11 @@ def _shifts(
     since: datetime | None,
     until: datetime | None = None,
 ) -> tuple[ShiftView, ...]:
-    statement = select(t.Shift).where(t.Shift.confirmed).order_by(t.Shift.at, t.Shift.id)
+    statement = (
+        select(t.Shift)
+        .where(t.Shift.confirmed, t.Shift.withdrawn_at.is_(None))
+        .order_by(t.Shift.at, t.Shift.id)
+    )
     statement = statement.where(*reports.within(t.Shift.detected_at, since, until))
     return tuple(_digest_shift(session, s, names) for s in session.execute(statement).scalars())
 
@@ -282,13 +364,49 @@ def _digest_shift(session: Session, s: t.Shift, names: dict[tuple[str, str], str
         retroactive=s.retroactive,
         before=_evidence(session, before, names),
         after=_evidence(session, after, names),
+        id=s.id,
+        confirmed=s.confirmed,
+        confirmed_at=s.confirmed_at,
+        withdrawn_at=s.withdrawn_at,
+        withdrawn_note=s.withdrawn_note or "",
     )
+
+
+def _held(session: Session, names: dict[tuple[str, str], str]) -> dict[tuple[str, str], HeldChange]:
+    """Return the held changes beside the positions, each with its stored possible shift."""
+    out = {}
+    rows = session.execute(select(t.Position).where(t.Position.possible_change.is_not(None)))
+    for p in rows.scalars():
+        shift = session.execute(
+            select(t.Shift)
+            .where(
+                t.Shift.party_id == p.party_id,
+                t.Shift.demand_id == p.demand_id,
+                t.Shift.to_stance == p.possible_change,
+                t.Shift.confirmed.is_(False),
+                t.Shift.withdrawn_at.is_(None),
+            )
+            .order_by(t.Shift.detected_at.desc(), t.Shift.id)
+            .limit(1)
+        ).scalar()
+        view = _digest_shift(session, shift, names) if shift is not None else None
+        out[(p.party_id, p.demand_id)] = HeldChange(
+            stance=str(p.possible_change), since=p.possible_since, shift=view
+        )
+    return out
 
 
 def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> ShiftView | None:
     """Return a stored shift as alerts and digests show it (labels, quotes, sources)."""
     row = session.get(t.Shift, shift_id)
-    return None if row is None else _digest_shift(session, row, _labels(watchlist))
+    if row is None:
+        return None
+    view = _digest_shift(session, row, _labels(watchlist))
+    position = session.get(t.Position, (row.party_id, row.demand_id))
+    if position is None or not position.possible_change:
+        return view
+    held = HeldChange(stance=position.possible_change, since=position.possible_since)
+    return replace(view, possible=held.label(position.stance))
 
 
 def _health(session: Session, since: datetime | None) -> dict[str, object]:

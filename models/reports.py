@@ -147,7 +147,11 @@ def timeline_chart(
         )
     shifts: dict[tuple[str, str], list[TimelineShift]] = defaultdict(list)
     changes = select(t.Shift).where(
-        t.Shift.confirmed, t.Shift.at.is_not(None), t.Shift.at >= start, t.Shift.at <= end
+        t.Shift.confirmed,
+        t.Shift.withdrawn_at.is_(None),  # a review withdrew it: not drawn
+        t.Shift.at.is_not(None),
+        t.Shift.at >= start,
+        t.Shift.at <= end,
     )
     for s in session.execute(changes).scalars():
         shifts[(s.party_id, s.demand_id)].append(

@@ -37,6 +37,7 @@ def shift_row(shift: r.Shift, run_id: str | None) -> dict[str, Any]:
         "evidence": evidence,
         "detected_at": utcnow(),
         "run_id": run_id,
+        "confirmed_at": shift.confirmed_at,
     }
 
 
@@ -52,16 +53,20 @@ def to_shift(row: t.Shift) -> r.Shift:
         evidence_document_ids=tuple(row.evidence_document_ids),
         confirmed=row.confirmed,
         retroactive=row.retroactive,
+        confirmed_at=row.confirmed_at,
     )
 
 
 def load_shifts(session: Session, pairs: Iterable[tuple[str, str]]) -> list[r.Shift]:
-    """Return the stored shifts of the given (party, demand) pairs."""
+    """Return the stored shifts of the given (party, demand) pairs that stand (a shift a
+    review withdrew does not: a later, genuine change of the same kind is news)."""
     wanted = set(pairs)
     if not wanted:
         return []
     statement = select(t.Shift).where(
-        t.Shift.party_id.in_({p for p, _ in wanted}), t.Shift.demand_id.in_({d for _, d in wanted})
+        t.Shift.party_id.in_({p for p, _ in wanted}),
+        t.Shift.demand_id.in_({d for _, d in wanted}),
+        t.Shift.withdrawn_at.is_(None),
     )
     rows = session.execute(statement).scalars()
     return [to_shift(row) for row in rows if (row.party_id, row.demand_id) in wanted]
@@ -95,6 +100,7 @@ def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None)
                     evidence=row["evidence"],
                     evidence_document_ids=row["evidence_document_ids"],
                     run_id=run_id,
+                    confirmed_at=shift.confirmed_at or utcnow(),
                 )
             )
         elif shift.id in existing:
@@ -102,3 +108,67 @@ def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None)
         if shift.confirmed and not shift.retroactive:
             announce.append(shift)
     return announce
+
+
+def shift_ids(session: Session, pairs: Iterable[tuple[str, str]], *, withdrawn: bool) -> set[str]:
+    """Return the ids of the stored shifts of `pairs` that are (or are not) withdrawn."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    column = t.Shift.withdrawn_at
+    statement = select(t.Shift.id, t.Shift.party_id, t.Shift.demand_id).where(
+        t.Shift.party_id.in_({p for p, _ in wanted}),
+        t.Shift.demand_id.in_({d for _, d in wanted}),
+        column.is_not(None) if withdrawn else column.is_(None),
+    )
+    return {row[0] for row in session.execute(statement) if (row[1], row[2]) in wanted}
+
+
+def withdraw_shifts(session: Session, ids: Iterable[str], note: str) -> list[str]:
+    """Mark shifts withdrawn (an analyst's review voided them); return those newly so."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    statement = (
+        update(t.Shift)
+        .where(t.Shift.id.in_(wanted), t.Shift.withdrawn_at.is_(None))
+        .values(withdrawn_at=utcnow(), withdrawn_note=note)
+        .returning(t.Shift.id)
+    )
+    return sorted(row[0] for row in session.execute(statement))
+
+
+def restore_shifts(session: Session, ids: Iterable[str]) -> list[str]:
+    """Clear the withdrawal of shifts the timeline holds again (a review undone); return
+    them. Their corrections stay sent; no new alert is queued."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    statement = (
+        update(t.Shift)
+        .where(t.Shift.id.in_(wanted), t.Shift.withdrawn_at.is_not(None))
+        .values(withdrawn_at=None, withdrawn_note=None)
+        .returning(t.Shift.id)
+    )
+    return sorted(row[0] for row in session.execute(statement))
+
+
+def load_shift(session: Session, shift_id: str) -> list[r.Shift]:
+    """Return the stored shift with this id (a list of none or one)."""
+    row = session.get(t.Shift, shift_id)
+    return [] if row is None else [to_shift(row)]
+
+
+def demote_shifts(session: Session, ids: Iterable[str]) -> list[str]:
+    """Mark confirmed shifts possible again (the review that confirmed them was undone);
+    return those changed."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    statement = (
+        update(t.Shift)
+        .where(t.Shift.id.in_(wanted), t.Shift.confirmed.is_(True))
+        .values(confirmed=False, confirmed_at=None)
+        .returning(t.Shift.id)
+    )
+    return sorted(row[0] for row in session.execute(statement))

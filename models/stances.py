@@ -15,8 +15,10 @@ from shiftwatch.models.tables import utcnow
 
 
 def stance_row(obs: r.StanceObservation) -> dict[str, Any]:
-    """Return the table row for a stance observation."""
-    return {**flat_row(obs), "stance": str(obs.stance)}
+    """Return the table row for a stance observation (its review is stored apart)."""
+    row = {**flat_row(obs), "stance": str(obs.stance)}
+    row.pop("review", None)
+    return row
 
 
 _STANCE_KEY = ("document_id", "party_id", "demand_id", "evidence_start", "actor_id")
@@ -68,6 +70,7 @@ _STANCE_COLUMNS = tuple(
         "statement_id",
         "cluster_id",
         "basis",
+        "said_at",
     )
 )
 
@@ -89,6 +92,7 @@ def to_observation(row: t.StanceObservation) -> r.StanceObservation:
         statement_id=row.statement_id,
         cluster_id=row.cluster_id,
         basis=row.basis,
+        said_at=row.said_at,
     )
 
 

@@ -137,6 +137,7 @@ class StanceObservation(SQLModel, table=True):
     statement_id: str | None = Field(default=None, index=True)
     cluster_id: str | None = None
     basis: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    said_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the statement's day
 
 
 class Position(SQLModel, table=True):
@@ -166,6 +167,9 @@ class Shift(SQLModel, table=True):
     evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     detected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     run_id: str | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # held, then this
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # review voided it
+    withdrawn_note: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Alert(SQLModel, table=True):
@@ -185,6 +189,28 @@ class Alert(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # "shift" announces a shift; "correction" retracts one a review withdrew, once per channel
+    kind: str = Field(
+        default="shift", sa_column=Column(Text, nullable=False, server_default="shift")
+    )
+
+
+class Review(SQLModel, table=True):
+    """An analyst's verdict on a stance observation or a shift; undone, never deleted."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_target", "target_id"),)
+    id: str = Field(primary_key=True)
+    target_kind: str  # stance | shift
+    target_id: str  # a stance observation's stable id (st-…) or a shift id
+    verdict: str
+    stance: str | None = None  # wrong_stance: the stance it really takes
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The observations a shift review voided (their stable ids), fixed when it was made, so
+    # replay obeys it after the shift itself is gone.
+    observation_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class Delivery(SQLModel, table=True):

@@ -3,6 +3,7 @@
     ShiftwatchError
     ├── ConfigError                 a setting, watchlist or path the user must fix; never retried
     ├── StorageError                the database cannot be opened or migrated
+    ├── ReviewError                 a review names no stored target, or an impossible verdict
     ├── SourceError                 a source could not be read as a whole
     │   ├── TransientSourceError    timeouts, 5xx, 429, connection resets: retry later
     │   └── PermanentSourceError    404/410, not a feed, refused by policy: do not retry
@@ -33,6 +34,11 @@ class ConfigError(ShiftwatchError):
 
 class StorageError(ShiftwatchError):
     """The database cannot be reached, opened or migrated."""
+
+
+class ReviewError(ShiftwatchError):
+    """A review names no stored (or several) observations or shifts, or a verdict that
+    does not fit its target; the message says what to do."""
 
 
 class SourceError(ShiftwatchError):

@@ -90,6 +90,17 @@ class DeliveryOutcome(StrEnum):
     LEASE_LOST = "lease-lost"  # sent, but another deliverer had taken the alert over
 
 
+class ReviewVerdict(StrEnum):
+    """What an analyst said about a stance observation or a shift (the `reviews` table)."""
+
+    CONFIRMED = "confirmed"  # right: the observation counts as strong evidence
+    REJECTED = "rejected"  # wrong, no reason given: it never counts
+    NOT_A_STANCE = "not_a_stance"  # a mention, a question, a report of no stance: never counts
+    WRONG_HOLDER = "wrong_holder"  # someone else's stance: never counts for this party
+    WRONG_STANCE = "wrong_stance"  # the holder's, but another stance (`stance`): counts so
+    FALSE_SHIFT = "false_shift"  # a shift that did not happen: its new-stance evidence is void
+
+
 class RunStatus(StrEnum):
     """How a run stands (the `runs` table)."""
 
@@ -238,6 +249,33 @@ class StanceObservation:
     statement_id: str | None = None
     cluster_id: str | None = None
     basis: str = ""  # why: the cue, the holder rule, what lowered it (for the analyst)
+    # The statement's own day when its sentence gives one ("said on Tuesday"), before
+    # `published_at`: the timeline dates the stance from it (noon UTC: the hour is unknown).
+    said_at: datetime | None = None
+    review: str | None = None  # an analyst's verdict applied to it (ReviewVerdict value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Correction:
+    """An analyst's verdict on one stance observation, as the timeline replay applies it."""
+
+    verdict: ReviewVerdict
+    stance: Stance | None = None  # WRONG_STANCE: the stance it really takes
+    review_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Review:
+    """An analyst's verdict on a stance observation (`st-…`) or a shift (`shift-…`)."""
+
+    id: str
+    target_kind: str  # "stance" or "shift"
+    target_id: str
+    verdict: ReviewVerdict
+    stance: Stance | None = None
+    note: str = ""
+    at: datetime | None = None
+    undone_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -267,6 +305,9 @@ class Shift:
     evidence: tuple[StanceObservation, ...] = ()
     confirmed: bool = True  # False: a possible shift held until confirmed, never alerted
     retroactive: bool = False  # found late about the past: recorded, not announced as new
+    # When a held change was confirmed by independent evidence (None: strong at once);
+    # `at` stays the first evidence of the new stance.
+    confirmed_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -275,6 +316,7 @@ class Alert:
     shift_id: str
     channel: str
     dedupe_key: str
+    kind: str = "shift"  # "correction": a withdrawn shift's retraction
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -77,6 +77,8 @@ class EvidenceView:
     machine_translated: bool
     basis: str = ""  # why the tool read it so: the cue, the holder rule (stance `basis`)
     reported: bool = False  # an outlet's report of what a party said, not the party's words
+    id: str = ""  # the observation's stable id (st-…), for `shiftwatch review`
+    said_at: datetime | None = None  # the day the text says it was said, before publication
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +91,28 @@ class ShiftView:
     retroactive: bool
     before: tuple[EvidenceView, ...]
     after: tuple[EvidenceView, ...]
+    id: str = ""  # for `shiftwatch review shift ID`
+    confirmed: bool = True  # False: a possible change, held
+    confirmed_at: datetime | None = None  # held first, confirmed then (`at`: first evidence)
+    withdrawn_at: datetime | None = None  # an analyst's review voided it
+    withdrawn_note: str = ""
+    correction: bool = False  # render the correction of an earlier alert, not the alert
+    possible: str = ""  # the pair's held change now, if any ("open — possible change to …")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldChange:
+    """A possible change beside a confirmed position ("supports — possible change to
+    opposes since 17 Jul, awaiting confirmation"), with its evidence when stored."""
+
+    stance: str
+    since: datetime | None
+    shift: ShiftView | None = None
+
+    def label(self, current: str) -> str:
+        """Return the one-line description shown beside the position."""
+        since = f" since {self.since:%d %b %Y}" if self.since else ""
+        return f"{current} — possible change to {self.stance}{since}, awaiting confirmation"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +130,8 @@ class DigestData:
     statements_by_venue: Mapping[str, int] = field(default_factory=dict)
     # Held changes: (party, demand, stance, possible stance, since), display names
     possible: tuple[tuple[str, str, str, str, datetime | None], ...] = ()
+    # The same held changes by (party id, demand id), with their stored shift (evidence, id)
+    held: Mapping[tuple[str, str], HeldChange] = field(default_factory=dict)
     timeline: TimelineChart | None = None  # rendered as SVG by render/timeline.py
     sources: tuple[tuple[str, int], ...] = ()  # (source, documents), busiest first
     until: datetime | None = None  # end of the window (None: up to generated_at)

@@ -148,6 +148,11 @@ ADDED_LATER = {
     ("stances", "basis"),
     ("positions", "possible_change"),
     ("positions", "possible_since"),
+    ("stances", "said_at"),
+    ("shifts", "confirmed_at"),
+    ("shifts", "withdrawn_at"),
+    ("shifts", "withdrawn_note"),
+    ("alerts", "kind"),
 }
 
 

@@ -239,3 +239,53 @@ def test_a_stance_reloaded_from_storage_keeps_its_basis(engine):
     with session_scope(engine) as session:
         loaded = stance_store.load_stances(session, [("russia", "basis-check")])
     assert [o.basis for o in loaded] == [obs.basis]
+
+
+def test_reviews_are_stored_once_read_as_corrections_and_undone(engine):
+    from datetime import timedelta
+
+    from shiftwatch.models import reviews as review_store
+    from shiftwatch.records import Review, ReviewVerdict
+
+    first = Review(
+        id="rev-1",
+        target_kind="stance",
+        target_id="st-aaaaaaaaaaaa",
+        verdict=ReviewVerdict.REJECTED,
+        note="not a stance",
+        at=NOW,
+    )
+    later = Review(
+        id="rev-2",
+        target_kind="stance",
+        target_id="st-aaaaaaaaaaaa",
+        verdict=ReviewVerdict.WRONG_STANCE,
+        stance=Stance.OPEN,
+        at=NOW + timedelta(minutes=1),
+    )
+    voided = Review(
+        id="rev-3",
+        target_kind="shift",
+        target_id="shift-1",
+        verdict=ReviewVerdict.FALSE_SHIFT,
+        at=NOW + timedelta(minutes=2),
+    )
+    with session_scope(engine) as session:
+        for review in (first, first, later):
+            review_store.save_review(session, review)
+        review_store.save_review(session, voided, ["st-bbbbbbbbbbbb", "st-cccccccccccc"])
+    assert _count(engine, t.Review) == 3
+    with session_scope(engine) as session:
+        corrections = review_store.load_corrections(session)
+    assert corrections["st-aaaaaaaaaaaa"].verdict is ReviewVerdict.WRONG_STANCE  # later wins
+    assert corrections["st-aaaaaaaaaaaa"].stance is Stance.OPEN
+    assert corrections["st-cccccccccccc"].verdict is ReviewVerdict.FALSE_SHIFT
+    with session_scope(engine) as session:
+        undone = review_store.undo_review(session, None, NOW + timedelta(hours=1))
+        assert undone is not None and undone.id == "rev-3"
+        undone = review_store.undo_review(session, "rev-2", NOW + timedelta(hours=1))
+        assert undone is not None and undone.id == "rev-2"
+        corrections = review_store.load_corrections(session)
+        assert review_store.undo_review(session, "rev-2", NOW) is None  # undone already
+    assert set(corrections) == {"st-aaaaaaaaaaaa"}
+    assert corrections["st-aaaaaaaaaaaa"].verdict is ReviewVerdict.REJECTED

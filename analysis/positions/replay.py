@@ -22,6 +22,12 @@ under these rules:
    evidence never overrides newer, and evidence that arrives late is put in its place in time.
 8. **Undated evidence.** A unit with no date (its documents gave none) may set a first position
    or restate the current one; it never anchors, confirms or dates a change.
+9. **The statement's own day.** An observation whose sentence dates the statement ("said on
+   Tuesday" in an article of Thursday: `said_at`) is placed at that day, not at its article's;
+   so a late article about an old statement goes back in time, and a change is dated by the
+   first evidence of the new stance, never by a later article repeating it.
+10. **Review wins.** The analyst's corrections (`reviews.py`) are applied first: a rejected
+    observation never counts; a confirmed (or re-stanced) one counts as strong.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shiftwatch.records import Position, Stance, StanceObservation
+from shiftwatch.analysis.positions.reviews import apply_corrections, reviewed_strong
+from shiftwatch.records import Correction, Position, Stance, StanceObservation
 
 MIN_CONFIDENCE = 0.35  # below this an observation never moves a position
 STRONG_CONFIDENCE = 0.6  # a unit this sure (and not only MT or reported) changes a position alone
@@ -48,6 +55,7 @@ class Unit:
     strong: bool
     at: datetime | None
     observations: tuple[StanceObservation, ...]
+    published: datetime | None = None  # its earliest article (`at` may be the day it was said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +113,10 @@ def _sortable(key: tuple[str, int, str, str | None, str, str]) -> tuple[str | in
 
 
 def _sort_time(obs: StanceObservation) -> datetime:
-    return obs.published_at or _UNDATED
+    """Return when the observation's statement was made: its own day, else its article's."""
+    if obs.published_at is None:
+        return _UNDATED
+    return min(obs.said_at, obs.published_at) if obs.said_at else obs.published_at
 
 
 def build_units(observations: Iterable[StanceObservation]) -> list[Unit]:
@@ -115,7 +126,7 @@ def build_units(observations: Iterable[StanceObservation]) -> list[Unit]:
     keyed = [(_sort_time(o), observation_key(o), o) for o in observations]  # keys made once
     keyed.sort(key=lambda k: (k[0], _sortable(k[1])))
     for _, key, obs in keyed:
-        if obs.confidence < MIN_CONFIDENCE or key in seen:
+        if (obs.confidence < MIN_CONFIDENCE and not reviewed_strong(obs)) or key in seen:
             continue
         seen.add(key)
         groups[(unit_key(obs), obs.stance)].append(obs)
@@ -126,13 +137,15 @@ def build_units(observations: Iterable[StanceObservation]) -> list[Unit]:
 def _unit(key: str, stance: Stance, group: Sequence[StanceObservation]) -> Unit:
     weight = max(o.confidence for o in group)
     first_hand = any(not o.machine_translated and not o.reported for o in group)
+    dated = [o.published_at for o in group if o.published_at is not None]
     return Unit(
         key=key,
         stance=stance,
         weight=weight,
-        strong=weight >= STRONG_CONFIDENCE and first_hand,
-        at=min(_sort_time(o) for o in group) if any(o.published_at for o in group) else None,
+        strong=(weight >= STRONG_CONFIDENCE and first_hand) or any(map(reviewed_strong, group)),
+        at=min(_sort_time(o) for o in group) if dated else None,
         observations=tuple(group),
+        published=min(dated) if dated else None,
     )
 
 
@@ -195,15 +208,19 @@ def _drop_superseded(changes: list[Change]) -> list[Change]:
     return [c for c in changes if c.confirmed or (c.anchor.key, c.to_stance) not in confirmed]
 
 
-def build_timeline(observations: Iterable[StanceObservation]) -> Timeline:
-    """Return the timeline of one (party, demand) pair: units, changes, current position."""
+def build_timeline(
+    observations: Iterable[StanceObservation],
+    corrections: Mapping[str, Correction] | None = None,
+) -> Timeline:
+    """Return the timeline of one (party, demand) pair: units, changes, current position,
+    with the analyst's `corrections` (observation id -> verdict) applied first."""
     obs = list(observations)
     if not obs:
         raise ValueError("build_timeline needs at least one observation")
     party_id, demand_id = obs[0].party_id, obs[0].demand_id
     if any((o.party_id, o.demand_id) != (party_id, demand_id) for o in obs):
         raise ValueError("build_timeline takes the observations of one (party, demand) pair")
-    units = build_units(obs)
+    units = build_units(apply_corrections(obs, corrections or {}))
     changes = replay(units)
     return Timeline(
         party_id=party_id,
@@ -250,11 +267,12 @@ def group_pairs(
 
 def build_timelines(
     observations: Iterable[StanceObservation],
+    corrections: Mapping[str, Correction] | None = None,
 ) -> dict[tuple[str, str], Timeline]:
     """Return the timeline of every (party, demand) pair, in pair order (built once per run
-    for both the shifts and the positions)."""
+    for both the shifts and the positions), the analyst's `corrections` applied."""
     grouped = sorted(group_pairs(observations).items())
-    return {pair: build_timeline(group) for pair, group in grouped}
+    return {pair: build_timeline(group, corrections) for pair, group in grouped}
 
 
 def positions_of(timelines: Mapping[tuple[str, str], Timeline]) -> list[Position]:

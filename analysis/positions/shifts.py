@@ -101,7 +101,9 @@ def to_shift(timeline: Timeline, change: Change, latest: datetime | None = None)
     after = tuple(o for u in (change.anchor, *change.confirmed_by) for o in u.observations)
     evidence = (*before, *after)
     documents = tuple(dict.fromkeys(o.document_id for o in evidence))
-    settled = change.settled_at
+    # Retroactive by when the news came out, not by when it was said: an article of today
+    # about Tuesday's statement is news today.
+    settled = (change.confirmed_by[-1] if change.confirmed_by else change.anchor).published
     return Shift(
         id=shift_id(
             timeline.party_id,
@@ -119,6 +121,7 @@ def to_shift(timeline: Timeline, change: Change, latest: datetime | None = None)
         evidence=evidence,
         confirmed=change.confirmed,
         retroactive=latest is not None and settled is not None and settled < latest,
+        confirmed_at=change.settled_at if change.confirmed and change.confirmed_by else None,
     )
 
 

@@ -9,16 +9,25 @@ In text, dates are looked for in the first lines (datelines: "MOSCOW, February 1
 "Москва, 17 февраля 2022 г."), then the title, then the rest of the opening, in the forms
 "27 January 2022", "January 27, 2022", "27 января 2022 г.", "27 січня 2022 року",
 "27.01.2022" and ISO "2022-01-27". Month names come from `lexicons/months.yaml`.
+
+A statement's own day (`statement_date`) is read from its sentence relative to the document's
+day: "said on Tuesday" in an article of Thursday, "yesterday", "вчера", "во вторник",
+"у вівторок", "on 17 July", "17 июля". Words come from `lexicons/days.yaml`; vague spans
+("last week") date nothing; a day after the document's, or more than `MAX_STATEMENT_AGE`
+before it, is refused.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache
 
+import yaml
 from dateutil import parser as dateparser
 
+from shiftwatch.analysis import LEXICON_DIR
 from shiftwatch.analysis.text.months import month_number
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" dates are garbage
@@ -183,3 +192,107 @@ def text_date(title: str | None, text: str, *, now: datetime) -> datetime | None
             if plausible(when, now):
                 return when
     return None
+
+
+DAYS_LEXICON = LEXICON_DIR / "days.yaml"
+MAX_STATEMENT_AGE = timedelta(days=31)  # "on 17 July" in a September article: another year
+STATEMENT_TIME = time(12, tzinfo=UTC)  # the day is known, not the hour: noon UTC stands in
+_QUOTED_TEXT = re.compile(r"«[^«»]*»|“[^“”]*”|„[^„“”]*[“”]|\"[^\"]*\"")
+_DAY_WORD = re.compile(
+    r"(?<![\w.])(\d{1,2})(?:st|nd|rd|th|-?го|-?е)?\.?\s+(?:of\s+)?([^\W\d_]{3,15})\.?"
+    r"(?:,?\s+(\d{4})(?!\d))?",
+)
+_WORD_DAY = re.compile(
+    r"(?<!\w)([^\W\d_]{3,15})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d.:]\d|\w)"
+    r"(?:,?\s+(\d{4})(?!\d))?",
+)
+
+
+@cache
+def _day_words() -> tuple[tuple[re.Pattern[str], int | None, int | None], ...]:
+    """Return (whole-word pattern, weekday or None, days back or None) from the lexicon."""
+    data = yaml.safe_load(DAYS_LEXICON.read_text(encoding="utf-8"))
+    out = []
+    for words in data.values():
+        for weekday, forms in enumerate(words.get("weekdays", ())):
+            out.append((_whole(str(forms).split("|")), weekday, None))
+        for phrase, back in (words.get("days_back") or {}).items():
+            out.append((_whole([str(phrase)]), None, int(back)))
+    return tuple(out)
+
+
+def _whole(forms: list[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(f.casefold()).replace(r"\ ", r"\s+") for f in forms)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.I)
+
+
+def statement_date(sentence: str, published_at: datetime | None) -> datetime | None:
+    """Return the day (noon UTC) a sentence says its statement was made, when that is before
+    its document's day and within `MAX_STATEMENT_AGE`; None when the text gives no day, only
+    the document's own day, or a day that cannot be (later than the document, too old)."""
+    if published_at is None:
+        return None
+    day = _utc(published_at).date()
+    outside_quotes = _QUOTED_TEXT.sub(lambda m: " " * len(m.group()), sentence)
+    for said in said_days(outside_quotes, day):
+        if said == day:
+            return None  # dated as its document already
+        if day - MAX_STATEMENT_AGE <= said < day:
+            return datetime.combine(said, STATEMENT_TIME)
+    return None
+
+
+def said_days(text: str, day: date) -> list[date]:
+    """Return the days `text` names relative to `day` (weekdays, "yesterday", day and month),
+    in order of appearance; a weekday is the latest one on or before `day`."""
+    found: list[tuple[int, date]] = []
+    folded = text.casefold()
+    for pattern, weekday, back in _day_words():
+        for match in pattern.finditer(folded):
+            if weekday is not None:
+                back = (day.weekday() - weekday) % 7
+            found.append((match.start(), day - timedelta(days=back or 0)))
+    found += _day_months(text, day)
+    return [when for _, when in sorted(found, key=lambda pair: pair[0])]
+
+
+def _day_months(text: str, day: date) -> list[tuple[int, date]]:
+    """Return (position, date) of "17 July", "July 17", "17 июля" (year: the latest not after
+    `day`, unless the text gives one)."""
+    out = []
+    for pattern, day_group, month_group in ((_DAY_WORD, 1, 2), (_WORD_DAY, 2, 1)):
+        for match in pattern.finditer(text):
+            month = _month_word(match.group(month_group))
+            if month is None:
+                continue
+            when = _resolve(int(match.group(day_group)), month, match.group(3), day)
+            if when is not None:
+                out.append((match.start(), when))
+    return out
+
+
+def _month_word(word: str) -> int | None:
+    """Return the month a word names; a Latin-script word must begin a month's name ("Sept",
+    "July"), so "marked 5" or "Junior 2" is no date."""
+    number = month_number(word)
+    if number is None or not word.isascii():
+        return number
+    full = date(2000, number, 1).strftime("%B").casefold()
+    return number if full.startswith(word.casefold().rstrip(".")) else None
+
+
+def _resolve(day_of_month: int, month: int, year: str | None, day: date) -> date | None:
+    """Return the date of a day and month: in the given year, else the latest not after `day`."""
+    years = [int(year)] if year else [day.year, day.year - 1]
+    for candidate in years:
+        try:
+            when = date(candidate, month, day_of_month)
+        except ValueError:
+            continue
+        if year or when <= day:
+            return when
+    return None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shiftwatch.cli.feeds import feeds_app
+from shiftwatch.cli.review import review_app
 from shiftwatch.cli.watchlist import watchlist_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.redact import redact
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(review_app, name="review")
 
 
 def _print_version(value: bool) -> None:
@@ -84,6 +86,7 @@ class ExportKind(StrEnum):
     positions = "positions"
     shifts = "shifts"
     alerts = "alerts"
+    reviews = "reviews"
     rejections = "rejections"
     runs = "runs"
 

@@ -17,7 +17,7 @@ import random
 import ssl
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -318,13 +318,14 @@ def _view(engine: Engine, claim: outbox.Claim, watchlist: Watchlist) -> ShiftVie
         view = queries.shift_view(session, claim.alert.shift_id, watchlist)
     if view is None:
         raise PermanentDeliveryError(f"shift {claim.alert.shift_id} is not stored")
-    return view
+    return replace(view, correction=claim.alert.kind == outbox.CORRECTION)
 
 
 def write_payload(folder: Path, claim: outbox.Claim, suffix: str, body: bytes) -> Path:
     """Write a payload atomically as <shift id>.<channel><suffix>; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{claim.alert.shift_id}.{claim.alert.channel}{suffix}"
+    kind = f".{outbox.CORRECTION}" if claim.alert.kind == outbox.CORRECTION else ""
+    path = folder / f"{claim.alert.shift_id}.{claim.alert.channel}{kind}{suffix}"
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     temporary.write_bytes(body)
     os.replace(temporary, path)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from shiftwatch.analysis.positions.replay import build_timelines, observation_key, positions_of
 from shiftwatch.analysis.positions.shifts import detect_shifts
+from shiftwatch.models import reviews as review_store
 from shiftwatch.models import shifts as shift_store
 from shiftwatch.models import sources as source_store
 from shiftwatch.models import stances as stance_store
@@ -51,7 +52,8 @@ def update_positions(
         new = [o for o in everything if o.document_id in fresh_docs]
         new_keys = {observation_key(o) for o in new}
         history = [o for o in everything if observation_key(o) not in new_keys]
-        timelines = build_timelines(everything)  # once, for the shifts and the positions
+        # once, for the shifts and the positions, with the analyst's reviews applied
+        timelines = build_timelines(everything, review_store.load_corrections(session))
         shifts = detect_shifts(history, new, shift_store.load_shifts(session, pairs), timelines)
         to_announce = shift_store.save_shifts(session, shifts, run_id)
         stance_store.save_positions(session, positions_of(timelines), pairs)

@@ -39,7 +39,47 @@ class EmailContent:
 def headline(shift: ShiftView) -> str:
     """Return the one-line summary of a shift (labels come from the watchlist, not the news)."""
     line = f"{shift.party} shifted on {shift.demand}: {shift.from_stance} → {shift.to_stance}"
+    if shift.correction:
+        line = (
+            f"Correction: {shift.party} did not shift on {shift.demand} "
+            f"({shift.from_stance} → {shift.to_stance} withdrawn)"
+        )
+    elif shift.confirmed_at is not None:
+        line += " (confirmed)"
     return " ".join(line.split())
+
+
+def confirmation(shift: ShiftView) -> str:
+    """Return the line saying a held change is now confirmed, dated from its first evidence
+    ("" when it was certain at once)."""
+    if shift.confirmed_at is None:
+        return ""
+    first = f"{shift.at:%Y-%m-%d}" if shift.at else "undated"
+    return (
+        f"Confirmed on {shift.confirmed_at:%Y-%m-%d}: a possible change held since {first}, "
+        f"now confirmed by independent evidence or an analyst; dated from its first evidence "
+        f"({first})."
+    )
+
+
+def correction_text(shift: ShiftView) -> str:
+    """Return what a correction says: which alert it retracts, why, what holds now."""
+    since = f" (dated {shift.at:%Y-%m-%d})" if shift.at else ""
+    why = f" Analyst's note: {shift.withdrawn_note}." if shift.withdrawn_note else ""
+    return (
+        f"An earlier shiftwatch alert said {shift.party} shifted on {shift.demand} from "
+        f"{shift.from_stance} to {shift.to_stance}{since}. An analyst's review rejected the "
+        f"evidence, so that shift is withdrawn.{why} The position stays as it was before the "
+        f"withdrawn evidence."
+    )
+
+
+def evidence_date(evidence: EvidenceView) -> str:
+    """Return when a quote was said and published ("said 2022-01-11, published 2022-01-13")."""
+    published = _date(evidence)
+    if evidence.said_at is None:
+        return published
+    return f"said {evidence.said_at:%Y-%m-%d}, published {published}"
 
 
 def slack_link(url: str, label: str) -> str:
@@ -67,7 +107,7 @@ def _slack_evidence(label: str, items: Sequence[EvidenceView]) -> list[dict[str,
     blocks = []
     for e in items[:EVIDENCE_PER_SIDE]:
         lines = [
-            f"*{label}* · {_date(e)}",
+            f"*{label}* · {evidence_date(e)}" + (f" · `{e.id}`" if e.id else ""),
             f">{escape_slack(_clip(e.quote))}",
             f"— {escape_slack(e.speaker) or 'unattributed'}, {slack_link(e.url, e.source_title)}",
         ]
@@ -84,8 +124,29 @@ def _slack_evidence(label: str, items: Sequence[EvidenceView]) -> list[dict[str,
     return blocks
 
 
+def slack_correction_payload(shift: ShiftView, key: str) -> dict[str, Any]:
+    """Return the Block Kit webhook body retracting an alerted shift a review withdrew."""
+    line = headline(shift)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(line, 150)}},
+        {"type": "section", "text": _mrkdwn(escape_slack(correction_text(shift)))},
+        {
+            "type": "context",
+            "elements": [_mrkdwn(f"shiftwatch correction · key `{escape_slack(key)}`")],
+        },
+    ]
+    return {
+        "text": escape_slack(line),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
 def slack_alert_payload(shift: ShiftView, key: str) -> dict[str, Any]:
     """Return the Block Kit webhook body announcing one shift (never `link_names`)."""
+    if shift.correction:
+        return slack_correction_payload(shift, key)
     line = headline(shift)
     facts = [
         ("Party", escape_slack(shift.party)),
@@ -104,12 +165,19 @@ def slack_alert_payload(shift: ShiftView, key: str) -> dict[str, Any]:
         },
         {"type": "section", "fields": [_mrkdwn(f"*{k}*\n{v}") for k, v in facts]},
     ]
+    if shift.confirmed_at is not None:
+        blocks.append({"type": "section", "text": _mrkdwn(escape_slack(confirmation(shift)))})
+    if shift.possible:
+        now = f"Now: {escape_slack(shift.possible)}"
+        blocks.append({"type": "context", "elements": [_mrkdwn(now)]})
     if any(e.machine_translated for e in (*shift.before, *shift.after)):
         warn = ":warning: Some evidence comes from machine-translated text: weigh it accordingly."
         blocks.append({"type": "context", "elements": [_mrkdwn(warn)]})
     blocks.append({"type": "divider"})
     blocks += _slack_evidence("Before", shift.before) + _slack_evidence("After", shift.after)
     footer = f"shiftwatch alert · key `{escape_slack(key)}`"
+    if shift.id:
+        footer += f" · wrong? `shiftwatch review reject {escape_slack(shift.id)}`"
     blocks.append({"type": "context", "elements": [_mrkdwn(footer)]})
     return {
         "text": escape_slack(line),
@@ -131,6 +199,9 @@ def email_alert(shift: ShiftView, key: str) -> EmailContent:
         "s": shift,
         "key": key,
         "headline": headline(shift),
+        "confirmation": confirmation(shift),
+        "correction": correction_text(shift) if shift.correction else "",
+        "said": evidence_date,
         "safe_url": safe_url,
         "limit": EVIDENCE_PER_SIDE,
         "clip": _clip,
