@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shiftwatch.cli.feeds import feeds_app
+from shiftwatch.cli.notify import notify_test
 from shiftwatch.cli.output import run_progress, run_report, set_verbosity, verbosity
+from shiftwatch.cli.status import status
 from shiftwatch.cli.watchlist import watchlist_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.render.digest import strip_controls
@@ -34,6 +36,7 @@ app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(watchlist_app, name="watchlist")
+app.command("status")(status)
 
 
 def _print_version(value: bool) -> None:
@@ -447,9 +450,12 @@ def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
 
 
 notify_app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Failure notices sent by the Prefect server."
+    add_completion=False,
+    no_args_is_help=True,
+    help="Test the alert channels; set up failure notices sent by the Prefect server.",
 )
 app.add_typer(notify_app, name="notify")
+notify_app.command("test")(notify_test)
 
 SlackOption = Annotated[
     str | None, typer.Option("--slack-webhook", help="Slack incoming-webhook URL")
