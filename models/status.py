@@ -133,3 +133,14 @@ def status_report(session: Session, runs: int = 5) -> StatusReport:
         sources=int(session.execute(select(func.count()).select_from(t.Source)).scalar() or 0),
         outbox=dict(outbox),
     )
+
+
+def held_alerts(session: Session, run_id: str) -> list[tuple[str, str, str]]:
+    """Return (shift id, channel, dedupe key) of the held alerts of `run_id`'s shifts."""
+    rows = session.execute(
+        select(t.Alert.shift_id, t.Alert.channel, t.Alert.dedupe_key)
+        .join(t.Shift, t.Shift.id == t.Alert.shift_id)
+        .where(t.Shift.run_id == run_id, t.Alert.status == "held")
+        .order_by(t.Alert.shift_id, t.Alert.channel)
+    )
+    return [(s, c, k) for s, c, k in rows]

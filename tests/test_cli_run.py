@@ -51,9 +51,12 @@ def test_run_reports_this_run_and_previews_payloads(prefect_harness, env, monkey
     assert "shifts: 2 (1 announced, 1 held as possible" in out
     assert "1 written as previews (--no-deliver)" in out
     assert "1 held (no channel configured for them)" in out  # email
-    assert "payload previews (1) written under" in out
+    # the Slack body the delivery step wrote, and the email no channel is configured for
+    assert "payload previews (2; nothing was sent) under" in out
     preview = next(line for line in out.splitlines() if ".slack.json: " in line)
     assert "Russia" in preview
+    email = next(line for line in out.splitlines() if ".email.txt: " in line)
+    assert "[shiftwatch] Russia shifted on" in email
     assert (env["tmp"] / "outbox").is_dir() and list((env["tmp"] / "outbox").glob("*.slack.json"))
     assert "shiftwatch digest" not in out  # the digest only with --digest
     assert "read 5" not in out  # no progress when not a terminal

@@ -201,7 +201,7 @@ def run(
             )
         if show_digest:
             typer.echo(strip_controls(_digest_text(db, watchlist, digest_format.value, None)))
-        _report_run(db, summary, labels)
+        _report_run(db, watchlist, summary, labels, preview_held=no_deliver)
     except ShiftwatchError as exc:
         fail(str(exc))
 
@@ -216,22 +216,38 @@ def source_labels(feeds: list[str] | None, feeds_file: Path | None) -> dict[str,
     return {f.id: f.name or f.url for f in chosen}
 
 
-def _report_run(db: str | None, summary: RunSummary, labels: dict[str, str]) -> None:
-    """Print what this run found (stdout); with -q only failing sources, on stderr."""
+def _report_run(
+    db: str | None,
+    watchlist: Path | None,
+    summary: RunSummary,
+    labels: dict[str, str],
+    *,
+    preview_held: bool,
+) -> None:
+    """Print what this run found (stdout); with -q only failing sources, on stderr. With
+    `preview_held` (--no-deliver), alerts held for want of a channel get previews too."""
+    from shiftwatch.cli.previews import write_held_previews
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.models.status import run_findings
     from shiftwatch.settings import load_settings
+    from shiftwatch.watchlist import load_watchlist
 
-    engine = open_database(load_settings(database_url=db).database_url)
+    settings = load_settings(database_url=db, watchlist=watchlist)
+    engine = open_database(settings.database_url)
     with session_scope(engine) as session:
         findings = run_findings(session, summary.run_id)
+    held = []
+    if preview_held and findings.alerts.get("held"):
+        held = write_held_previews(
+            engine, settings, load_watchlist(settings.watchlist), summary.run_id
+        )
     engine.dispose()
     if verbosity.quiet:
         if summary.failed_sources:
             lines = run_report(summary, findings, labels)
             typer.secho(f"warning: {lines[-1].strip()}", fg=typer.colors.YELLOW, err=True)
         return
-    previews = [Path(p) for p in findings.previews]
+    previews = [Path(p) for p in findings.previews] + held
     lines = run_report(summary, findings, labels, previews=previews, verbose=verbosity.verbose)
     typer.echo(strip_controls("\n".join(lines)))
 

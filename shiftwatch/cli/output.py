@@ -119,7 +119,9 @@ def run_report(
         "  sources: " + _sources_line(summary, labels),
     ]
     if previews:
-        lines.append(f"  payload previews ({len(previews)}) written under {previews[0].parent}:")
+        lines.append(
+            f"  payload previews ({len(previews)}; nothing was sent) under {previews[0].parent}:"
+        )
         lines += [f"    {p.name}: {payload_headline(p)}" for p in previews]
     if verbose:
         lines += [f"    {_source_row(s, labels)}" for s in summary.sources]
