@@ -91,12 +91,14 @@ def test_status_names_database_runs_failing_sources_outbox_and_channels(tmp_path
     assert SECRET not in out + done.stderr
 
 
-def test_database_errors_are_one_line_with_the_password_masked(tmp_path, postgres_server):
+@pytest.mark.parametrize("command", [("status",), ("run", "--no-deliver"), ("export", "runs")])
+def test_database_errors_are_one_line_with_the_password_masked(tmp_path, postgres_server, command):
     url = postgres_server.rsplit("/", 1)[0].replace("postgres@", "postgres:hunter2@")
-    done = _cli(tmp_path, "status", "--db", f"{url}/no_such_database_here")
+    done = _cli(tmp_path, *command, "--db", f"{url}/no_such_database_here")
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
-    assert "***" in done.stderr and "hunter2" not in done.stdout + done.stderr
+    assert "no_such_database_here" in done.stderr and "***" in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
 
 

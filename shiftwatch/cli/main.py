@@ -261,7 +261,7 @@ def preflight(
 ) -> None:
     """Check what the user typed before anything starts, so mistakes cost one clear line."""
     from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
-    from shiftwatch.models.db import make_engine
+    from shiftwatch.models.db import open_database
     from shiftwatch.pipeline.feeds import fetch_policy
     from shiftwatch.settings import load_settings
     from shiftwatch.watchlist import load_watchlist
@@ -276,7 +276,7 @@ def preflight(
         if not folder.is_dir():
             raise ConfigError(f"seed folder not found or not a folder: {folder}")
     load_watchlist(settings.watchlist)
-    make_engine(settings.database_url).dispose()
+    open_database(settings.database_url).dispose()  # unreachable or missing: one line, here
 
 
 def _digest_text(
