@@ -89,6 +89,9 @@ def test_status_names_database_runs_failing_sources_outbox_and_channels(tmp_path
     assert "slack: webhook https://hooks.example/***" in out
     assert "schedules: Prefect server at" in out and "not reachable" in out
     assert SECRET not in out + done.stderr
+    digest = _cli(tmp_path, "digest", env=env)
+    assert digest.returncode == 0, digest.stderr
+    assert "1 in 1 runs: Bad Feed (1)" in digest.stdout  # the feed that answered is healthy
 
 
 @pytest.mark.parametrize("command", [("status",), ("run", "--no-deliver"), ("export", "runs")])
