@@ -36,7 +36,6 @@ app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(watchlist_app, name="watchlist")
-app.command("status")(status)
 
 
 def _print_version(value: bool) -> None:
@@ -464,6 +463,8 @@ def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
     except httpx.HTTPError as exc:  # the server is not (yet) there
         fail(f"Prefect server at {_prefect_api_url()}: {exc}")
 
+
+app.command("status")(status)
 
 notify_app = typer.Typer(
     add_completion=False,

@@ -22,6 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
     from shiftwatch.models.status import RunFindings
+    from shiftwatch.pipeline.ingest import SourceCounts
     from shiftwatch.pipeline.monitor import RunSummary
     from shiftwatch.pipeline.progress import Stage
 
@@ -156,12 +157,11 @@ def _sources_line(summary: RunSummary, labels: Mapping[str, str]) -> str:
     return line
 
 
-def _source_row(s: object, labels: Mapping[str, str]) -> str:
-    get = getattr
+def _source_row(s: SourceCounts, labels: Mapping[str, str]) -> str:
     return (
-        f"{source_label(get(s, 'source_id'), labels)} [{get(s, 'kind')}, {get(s, 'status')}]: "
-        f"{get(s, 'new')} new, {get(s, 'unchanged')} unchanged, {get(s, 'duplicate')} duplicate, "
-        f"{get(s, 'rejected')} rejected in {get(s, 'latency_s'):.2f}s"
+        f"{source_label(s.source_id, labels)} [{s.kind}, {s.status}]: {s.new} new, "
+        f"{s.unchanged} unchanged, {s.duplicate} duplicate, {s.rejected} rejected "
+        f"in {s.latency_s:.2f}s"
     )
 
 
