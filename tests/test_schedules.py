@@ -9,6 +9,7 @@ the suite, with the scheduler off, stayed green; this test is the one that would
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -138,6 +139,16 @@ def _pool_runs_complete(home: Path, api_url: str, tmp: Path) -> None:
         _a_scheduled_run_completes(api_url, log)
     finally:
         _stop(worker)
+    # `shiftwatch status` shows the schedule (asked over HTTP) and the runs it stored
+    shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
+    status = subprocess.run(
+        [shiftwatch, "status", "--db", f"sqlite:///{tmp / 'sw.db'}"],
+        env=env, cwd=tmp, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"schedules (Prefect server at {api_url}):" in status.stdout
+    assert "  scheduled: every 15s" in status.stdout
+    assert " monitor run-" in status.stdout and " completed in " in status.stdout
 
 
 def test_scheduled_monitor_runs_fire_on_sqlite(tmp_path):
