@@ -27,6 +27,7 @@ from shiftwatch.flows.deliver import deliver_alerts
 from shiftwatch.flows.runs import current_flow_run_id, monitor_run_name, rename_flow_run
 from shiftwatch.models.db import Engine
 from shiftwatch.pipeline import monitor as steps
+from shiftwatch.pipeline import progress
 from shiftwatch.pipeline.deliver import announcer
 from shiftwatch.pipeline.feeds import FeedBatch, poll_feeds
 from shiftwatch.pipeline.ingest import IngestResult, ingest_items, reanalyze_since
@@ -100,10 +101,16 @@ def collect(ctx: RunContext, folders: Sequence[str], feeds: Sequence[str] | None
     for future in futures:
         started = time.perf_counter()
         folder = future.result()
+        progress.advance(progress.Stage.READ, {folder.source_id: len(folder.items)})
         steps.add_folder(batch, folder, round(time.perf_counter() - started, 3))
     feed_list, force = steps.feed_configs(ctx.settings, feeds)
     if feed_list:
-        steps.add_feeds(batch, poll_feeds_task(ctx.engine, feed_list, ctx.settings, force))
+        polled = poll_feeds_task(ctx.engine, feed_list, ctx.settings, force)
+        read = {h.source_id: 0 for h in polled.health}  # a feed with nothing new shows too
+        progress.advance(
+            progress.Stage.READ, read | progress.per_source(i.source_id for i in polled.items)
+        )
+        steps.add_feeds(batch, polled)
     return batch
 
 

@@ -123,7 +123,12 @@ def _is_loss(context: Any) -> bool:
 
 
 def masked(url: str) -> str:
-    """Return `url` with its password replaced by ***, even when it does not parse."""
+    """Return `url` with its password replaced by ***, even when it does not parse; of an
+    http(s) URL (a webhook, whose path is the secret) only the scheme and host are kept."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}/***"
     return mask_url(url)
 
 

@@ -8,7 +8,7 @@ A window is `[since, until)` on the time rows were stored (`created_at`, `detect
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -100,20 +100,32 @@ def source_failures(
     for (sources,) in session.execute(statement):
         runs += 1
         for s in sources or []:
-            if s.get("status", "ok") != "ok":
+            # a feed that answered (updated, unchanged: 304 or the same body) is healthy
+            if s.get("status", "ok") == "failed":
                 failures[str(s.get("source_id", "?"))] += 1
     if not runs:
         return {"source failures": "no runs in this period"}
     if not failures:
         return {"source failures": f"none in {runs} run{'s' if runs != 1 else ''}"}
-    shown = ", ".join(
-        f"{source_label('', k, None)} ({n})" for k, n in failures.most_common(FAILING_SHOWN)
-    )
+    names = source_names(session, [k for k, _ in failures.most_common(FAILING_SHOWN)])
+    shown = ", ".join(f"{names[k]} ({n})" for k, n in failures.most_common(FAILING_SHOWN))
     more = len(failures) - FAILING_SHOWN
     return {
         "source failures": f"{sum(failures.values())} in {runs} runs: {shown}"
         + (f" and {more} more" if more > 0 else "")
     }
+
+
+def source_names(session: Session, ids: Sequence[str]) -> dict[str, str]:
+    """Return how users know each source: its configured name, else its URL or folder."""
+    statement = select(t.Source.id, t.Source.url, t.Source.name, t.Source.kind)
+    rows = session.execute(statement.where(t.Source.id.in_(list(ids)))) if ids else []
+    known = {i: (u, n, k) for i, u, n, k in rows}
+    out = {}
+    for i in ids:
+        url, name, kind = known.get(i, ("", None, "file"))
+        out[i] = name or (url if kind != "file" and url else source_label("", i, None))
+    return out
 
 
 def timeline_chart(

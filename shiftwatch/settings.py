@@ -1,4 +1,11 @@
-"""Settings: one object, read once from `SHIFTWATCH_*` variables and command-line overrides.
+"""Settings: one object, read once from command-line overrides, `SHIFTWATCH_*` variables and
+an optional config file.
+
+Precedence, highest first: command-line flags > environment variables > `.env` > the TOML
+config file (`shiftwatch.toml`) > defaults. Both files are looked for in the working directory;
+`--config FILE` (or `SHIFTWATCH_CONFIG`) names one instead (`.toml`: TOML, else a `.env`
+file). The TOML file holds the settings' names in lower case (`database_url = "..."`); an
+unknown name is an error, not silence.
 
 Grouped views (`smtp()`, `slack()`, `http()`) are handed down to the code that needs them, so
 no module reads the environment on its own. Secrets are `SecretStr`: they print as
@@ -8,13 +15,21 @@ so no error or log line can show them.
 
 from __future__ import annotations
 
+import os
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from shiftwatch.errors import ConfigError
 from shiftwatch.redact import mask_url, register, register_database_url, register_url
@@ -22,6 +37,9 @@ from shiftwatch.redact import mask_url, register, register_database_url, registe
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WATCHLIST = PROJECT_ROOT / "watchlists" / "russia-nato-2022.yaml"
 DEFAULT_SEEDS = PROJECT_ROOT / "data" / "seeds"
+CONFIG_ENV = "SHIFTWATCH_CONFIG"  # set by `--config FILE`; runs started from here inherit it
+CONFIG_TOML = Path("shiftwatch.toml")
+CONFIG_DOTENV = Path(".env")
 
 
 class DatabaseUrl(SecretStr):
@@ -118,6 +136,24 @@ class Settings(BaseSettings):
         register_url(self.slack_webhook_url)
         register_database_url(self.database_url)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then the environment, then `.env`, then the TOML file, then defaults."""
+        toml, dotenv = config_files()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if dotenv is not None:
+            sources.append(DotEnvSettingsSource(settings_cls, env_file=dotenv))
+        if toml is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=read_toml(toml)))
+        return tuple(sources)
+
     @field_validator("slack_webhook_url", "smtp_password", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -177,6 +213,36 @@ class Settings(BaseSettings):
     def feed_list_path(self) -> Path:
         """Return the feed list file: the configured one, else data/feeds.yaml."""
         return self.feeds_file or self.feeds_file_default
+
+
+def config_files() -> tuple[Path | None, Path | None]:
+    """Return the (TOML, .env) files to read: the one `SHIFTWATCH_CONFIG` names, else those
+    in the working directory."""
+    named = os.environ.get(CONFIG_ENV, "").strip()
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (--config / {CONFIG_ENV})")
+        return (path, None) if path.suffix == ".toml" else (None, path)
+    return (
+        CONFIG_TOML if CONFIG_TOML.is_file() else None,
+        CONFIG_DOTENV if CONFIG_DOTENV.is_file() else None,
+    )
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """Return the settings a TOML config file holds; unknown names are a ConfigError."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown settings {unknown} (names as in SHIFTWATCH_<NAME>, "
+            "in lower case, e.g. database_url)"
+        )
+    return data
 
 
 def load_settings(**overrides: object) -> Settings:

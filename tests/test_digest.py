@@ -320,3 +320,42 @@ def test_digest_send_from_the_command_line(prefect_harness, channels, tmp_path):
     assert result.exit_code == 0, result.output
     assert "SHIFTS" in result.output and "sent to" in result.output
     assert len(channels.messages) == 1
+
+
+def test_source_health_counts_answering_feeds_healthy_and_names_the_failing_ones(engine):
+    from shiftwatch.records import SourceRef
+
+    feeds = [
+        SourceRef(id="feed-a", kind="feed", url="https://a.example/rss", name="Agency A"),
+        SourceRef(id="feed-b", kind="feed", url="https://b.example/rss"),
+        SourceRef(id="feed-c", kind="feed", url="https://c.example/rss"),
+    ]
+    with session_scope(engine) as session:
+        source_store.ensure_sources(session, feeds)
+        source_store.start_run(session, "run-h", "monitor", None)
+        source_store.finish_run(
+            session,
+            "run-h",
+            "completed",
+            {},
+            [
+                {"source_id": "feed-a", "status": "failed"},
+                {"source_id": "feed-b", "status": "failed"},
+                {"source_id": "feed-c", "status": "updated"},
+                {"source_id": "/data/seeds", "status": "ok"},
+            ],
+        )
+        source_store.start_run(session, "run-i", "monitor", None)
+        source_store.finish_run(
+            session, "run-i", "completed", {}, [{"source_id": "feed-c", "status": "unchanged"}]
+        )
+        line = source_store_failures(session)
+    assert line.startswith("2 in 2 runs"), line
+    assert "Agency A (1)" in line and "https://b.example/rss (1)" in line
+    assert "feed-" not in line and "c.example" not in line
+
+
+def source_store_failures(session) -> str:
+    from shiftwatch.models.reports import source_failures
+
+    return source_failures(session, None, None)["source failures"]

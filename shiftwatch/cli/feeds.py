@@ -1,15 +1,19 @@
-"""`shiftwatch feeds`: the feed list (add, list, import OPML) and feed health."""
+"""`shiftwatch feeds`: the feed list (add, list, remove, pause, resume, import OPML) and
+feed health. A paused feed stays listed (`enabled: false`) and runs skip it."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from shiftwatch.errors import ShiftwatchError
+from shiftwatch.errors import ConfigError, ShiftwatchError
+
+if TYPE_CHECKING:
+    from shiftwatch.connectors.feedlist import FeedConfig
 
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feed list and see feed health.")
 FileOption = Annotated[
@@ -93,7 +97,7 @@ def list_feeds(feeds_file: FileOption = None) -> None:
     if not feeds:
         typer.echo(f"no feeds yet: add one with `shiftwatch feeds add URL` ({_path(feeds_file)})")
         return
-    table = Table("id", "url", "name", "lang", "interval", "full article")
+    table = Table("id", "url", "name", "lang", "interval", "full article", "state")
     for f in feeds:
         table.add_row(
             f.id,
@@ -102,8 +106,73 @@ def list_feeds(feeds_file: FileOption = None) -> None:
             f.language or "",
             f"{f.poll_interval_s // 60} min" if f.poll_interval_s else "adaptive",
             "yes" if f.fetch_full_article else "",
+            "active" if f.enabled else "paused",
         )
     Console(width=200).print(table)
+
+
+FeedArgument = Annotated[str, typer.Argument(help="The feed's URL or id (see `feeds list`)")]
+
+
+def _find(feeds: list[FeedConfig], key: str) -> int:
+    """Return the index of the feed whose URL or id is `key`; ConfigError if none is."""
+    from shiftwatch.connectors.feedlist import normalize_feed_url
+
+    try:
+        url = normalize_feed_url(key)
+    except ShiftwatchError:
+        url = None
+    for i, feed in enumerate(feeds):
+        if key.strip() in (feed.id, feed.url) or url == feed.url:
+            return i
+    raise ConfigError(f"no feed {key!r} in the feed list (see `shiftwatch feeds list`)")
+
+
+def _edit(key: str, feeds_file: Path | None, change: str) -> str:
+    """Apply `change` (remove, pause, resume) to one feed of the list; return what was done."""
+    from shiftwatch.connectors.feedlist import load_feedlist, save_feedlist, with_options
+
+    path = _path(feeds_file)
+    feeds = load_feedlist(path)
+    i = _find(feeds, key)
+    feed = feeds[i]
+    if change == "remove":
+        del feeds[i]
+        done = f"removed {feed.url}"
+    elif feed.enabled == (change == "resume"):
+        return f"{feed.url} is already {'active' if feed.enabled else 'paused'}"
+    else:
+        feeds[i] = with_options(feed, enabled=change == "resume")
+        done = f"{'resumed' if change == 'resume' else 'paused'} {feed.url}"
+    save_feedlist(path, feeds)
+    return done
+
+
+@feeds_app.command("remove")
+def remove(feed: FeedArgument, feeds_file: FileOption = None) -> None:
+    """Remove a feed from the feed list (what it brought stays stored)."""
+    try:
+        typer.echo(_edit(feed, feeds_file, "remove"))
+    except ShiftwatchError as exc:
+        _fail(str(exc))
+
+
+@feeds_app.command("pause")
+def pause(feed: FeedArgument, feeds_file: FileOption = None) -> None:
+    """Pause a feed: it stays listed, runs skip it until `feeds resume`."""
+    try:
+        typer.echo(_edit(feed, feeds_file, "pause"))
+    except ShiftwatchError as exc:
+        _fail(str(exc))
+
+
+@feeds_app.command("resume")
+def resume(feed: FeedArgument, feeds_file: FileOption = None) -> None:
+    """Resume a paused feed: the next run polls it."""
+    try:
+        typer.echo(_edit(feed, feeds_file, "resume"))
+    except ShiftwatchError as exc:
+        _fail(str(exc))
 
 
 @feeds_app.command("health")

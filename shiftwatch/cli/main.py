@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shiftwatch.cli.feeds import feeds_app
+from shiftwatch.cli.notify import notify_test
+from shiftwatch.cli.output import run_progress, run_report, set_verbosity, verbosity
 from shiftwatch.cli.review import review_app
+from shiftwatch.cli.status import status
 from shiftwatch.cli.watchlist import watchlist_app
 from shiftwatch.errors import ConfigError, ShiftwatchError
 from shiftwatch.redact import redact
@@ -54,8 +57,29 @@ def main(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
         ),
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="SHIFTWATCH_CONFIG",
+            help="Settings file: shiftwatch.toml or a .env file (default: those in the "
+            "working directory). Flags > environment > .env > TOML > defaults",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, no run report; errors only")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Per-source details and INFO logs")
+    ] = False,
 ) -> None:
     """Monitor news for shifts in negotiating positions."""
+    if quiet and verbose:
+        fail("--quiet and --verbose cannot be used together")
+    set_verbosity(quiet=quiet, verbose=verbose)
+    if config is not None:
+        # the settings read it through the environment, and so do runs started from here
+        os.environ["SHIFTWATCH_CONFIG"] = str(config.resolve())
 
 
 PREFECT_DEFAULTS = {
@@ -134,7 +158,10 @@ NoDeliverOption = Annotated[
     bool, typer.Option("--no-deliver", help="Write alert payloads to files instead of sending")
 ]
 RunFormatOption = Annotated[
-    DigestFormat, typer.Option("--format", help="Digest format printed after the run")
+    DigestFormat, typer.Option("--format", help="Format of the digest --digest prints")
+]
+DigestFlag = Annotated[
+    bool, typer.Option("--digest", help="Also print the full digest of what is stored")
 ]
 
 
@@ -146,6 +173,7 @@ def run(
     watchlist: WatchlistOption = None,
     db: DbOption = None,
     no_deliver: NoDeliverOption = False,
+    show_digest: DigestFlag = False,
     digest_format: RunFormatOption = DigestFormat.text,
     since: Annotated[
         str | None,
@@ -156,28 +184,78 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run the monitor once over the given sources and print a digest."""
+    """Run the monitor once over the given sources and say what this run found."""
     configure_prefect()
     try:
         preflight(seeds, watchlist, db, feed, feeds_file)
         _parse_since(since)
+        labels = source_labels(feed, feeds_file)
         from shiftwatch.flows.local import prepare_local_run
         from shiftwatch.flows.monitor import monitor
         from shiftwatch.settings import DatabaseUrl
 
         prepare_local_run()
-        summary = monitor(
-            seeds=[str(s) for s in seeds] if seeds else None,
-            feeds=list(feed) if feed else None,
-            feeds_file=str(feeds_file) if feeds_file else None,
-            watchlist=str(watchlist) if watchlist else None,
-            database_url=DatabaseUrl(db) if db else None,  # stored masked by Prefect
-            deliver=not no_deliver,
-            since=since,
-        )
-        typer.echo(strip_controls(_digest_text(db, watchlist, digest_format.value, None, summary)))
+        with run_progress(labels):
+            summary = monitor(
+                seeds=[str(s) for s in seeds] if seeds else None,
+                feeds=list(feed) if feed else None,
+                feeds_file=str(feeds_file) if feeds_file else None,
+                watchlist=str(watchlist) if watchlist else None,
+                database_url=DatabaseUrl(db) if db else None,  # stored masked by Prefect
+                deliver=not no_deliver,
+                since=since,
+            )
+        if show_digest:
+            typer.echo(strip_controls(_digest_text(db, watchlist, digest_format.value, None)))
+        _report_run(db, watchlist, summary, labels, preview_held=no_deliver)
     except ShiftwatchError as exc:
         fail(str(exc))
+
+
+def source_labels(feeds: list[str] | None, feeds_file: Path | None) -> dict[str, str]:
+    """Return {source id: the name or URL users know it by} for the feeds a run polls."""
+    from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
+    from shiftwatch.settings import load_settings
+
+    listed = load_feedlist(load_settings(feeds_file=feeds_file).feed_list_path(), missing_ok=True)
+    chosen = [FeedConfig(url=url) for url in feeds or []] + listed
+    return {f.id: f.name or f.url for f in chosen}
+
+
+def _report_run(
+    db: str | None,
+    watchlist: Path | None,
+    summary: RunSummary,
+    labels: dict[str, str],
+    *,
+    preview_held: bool,
+) -> None:
+    """Print what this run found (stdout); with -q only failing sources, on stderr. With
+    `preview_held` (--no-deliver), alerts held for want of a channel get previews too."""
+    from shiftwatch.cli.previews import write_held_previews
+    from shiftwatch.models.db import open_database, session_scope
+    from shiftwatch.models.status import run_findings
+    from shiftwatch.settings import load_settings
+    from shiftwatch.watchlist import load_watchlist
+
+    settings = load_settings(database_url=db, watchlist=watchlist)
+    engine = open_database(settings.database_url)
+    with session_scope(engine) as session:
+        findings = run_findings(session, summary.run_id)
+    held = []
+    if preview_held and findings.alerts.get("held"):
+        held = write_held_previews(
+            engine, settings, load_watchlist(settings.watchlist), summary.run_id
+        )
+    engine.dispose()
+    if verbosity.quiet:
+        if summary.failed_sources:
+            lines = run_report(summary, findings, labels)
+            typer.secho(f"warning: {lines[-1].strip()}", fg=typer.colors.YELLOW, err=True)
+        return
+    previews = [Path(p) for p in findings.previews] + held
+    lines = run_report(summary, findings, labels, previews=previews, verbose=verbosity.verbose)
+    typer.echo(strip_controls("\n".join(lines)))
 
 
 def preflight(
@@ -189,7 +267,7 @@ def preflight(
 ) -> None:
     """Check what the user typed before anything starts, so mistakes cost one clear line."""
     from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
-    from shiftwatch.models.db import make_engine
+    from shiftwatch.models.db import open_database
     from shiftwatch.pipeline.feeds import fetch_policy
     from shiftwatch.settings import load_settings
     from shiftwatch.watchlist import load_watchlist
@@ -204,7 +282,7 @@ def preflight(
         if not folder.is_dir():
             raise ConfigError(f"seed folder not found or not a folder: {folder}")
     load_watchlist(settings.watchlist)
-    make_engine(settings.database_url).dispose()
+    open_database(settings.database_url).dispose()  # unreachable or missing: one line, here
 
 
 def _digest_text(
@@ -212,7 +290,6 @@ def _digest_text(
     watchlist: Path | None,
     fmt: str,
     since: datetime | None,
-    summary: RunSummary | None = None,
 ) -> str:
     from shiftwatch.models.db import open_database, session_scope
     from shiftwatch.models.queries import digest_data
@@ -225,14 +302,7 @@ def _digest_text(
     with session_scope(engine) as session:
         data = digest_data(session, load_watchlist(settings.watchlist), since=since)
     engine.dispose()
-    text = render_digest(data, fmt)
-    if summary is not None and fmt == "text":
-        text += (
-            f"\nthis run: {summary.new} new, {summary.duplicate} duplicate, "
-            f"{summary.unchanged} unchanged, {summary.rejected} rejected "
-            f"in {summary.elapsed_s:.1f}s\n"
-        )
-    return text
+    return render_digest(data, fmt)
 
 
 @app.command()
@@ -404,10 +474,15 @@ def serve(db: DbOption = None, watchlist: WatchlistOption = None) -> None:
         fail(f"Prefect server at {_prefect_api_url()}: {exc}")
 
 
+app.command("status")(status)
+
 notify_app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Failure notices sent by the Prefect server."
+    add_completion=False,
+    no_args_is_help=True,
+    help="Test the alert channels; set up failure notices sent by the Prefect server.",
 )
 app.add_typer(notify_app, name="notify")
+notify_app.command("test")(notify_test)
 
 SlackOption = Annotated[
     str | None, typer.Option("--slack-webhook", help="Slack incoming-webhook URL")

@@ -19,6 +19,7 @@ from shiftwatch.models import documents as document_store
 from shiftwatch.models import queries
 from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import Engine, session_scope
+from shiftwatch.pipeline import progress
 from shiftwatch.pipeline.cluster import ClusterResult, cluster_batch, record_clusters
 from shiftwatch.records import Document, RawItem, Rejected, RejectReason
 
@@ -124,8 +125,11 @@ def ingest_items(
             continue
         if doc.id not in owners:
             result.source(doc.source_id).unchanged += 1
-    clustered = cluster_batch(engine, analyzer, analyzer.analyze_batch(fresh), changed)
+    analyses = analyzer.analyze_batch(fresh)
+    progress.advance(progress.Stage.ANALYSED, progress.per_source(d.source_id for d in fresh))
+    clustered = cluster_batch(engine, analyzer, analyses, changed)
     _write(engine, clustered, changed, [*rejected, *build_rejected], run_id)
+    progress.advance(progress.Stage.STORED, progress.per_source(d.source_id for d in fresh))
     _count(result, clustered.analyses)
     return result
 
