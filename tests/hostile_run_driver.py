@@ -44,7 +44,11 @@ def main(config_path: str) -> None:
     rejected += feeds.rejected
     print(f"feeds polled: {time.monotonic() - started:.1f}s", file=sys.stderr)
     result = ingest_items(engine, analyzer, items, "run-hostile", rejected)
-    print(json.dumps({"seconds": round(time.monotonic() - started, 1),
+    import resource
+
+    peak_kb = max(resource.getrusage(who).ru_maxrss
+                  for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
+    print(json.dumps({"seconds": round(time.monotonic() - started, 1), "peak_rss_kb": peak_kb,
                       "new_documents": len(result.new_document_ids)}))  # fmt: skip
     engine.dispose()
 

@@ -102,6 +102,14 @@ class World:
         return env
 
 
+def _alert_columns() -> dict[str, int]:
+    """Return where each column of the alerts table sits in `dump`'s rows."""
+    table = SQLModel.metadata.tables["alerts"]
+    auto = [c.name for c in table.primary_key.columns if isinstance(c.type, Integer)]
+    names = [c.name for c in table.columns if c.name not in VOLATILE and c.name not in auto]
+    return {name: i for i, name in enumerate(names)}
+
+
 def dump(url: str) -> dict[str, Counter[tuple[str, ...]]]:
     """Return every compared table as a multiset of its rows' stable columns (opening the
     database as the app does: a kill may have come before or during its first migration)."""
@@ -163,7 +171,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     reference = dump(url)
     keys = set(sink.posts["/hook/reference"])
     assert summary["sent"] == len(keys) >= 10, summary
-    statuses = {(row[2], row[-1]) for row in reference["alerts"]}  # (channel, status)
+    at = _alert_columns()
+    statuses = {(row[at["channel"]], row[at["status"]]) for row in reference["alerts"]}
     assert statuses == {("slack", "sent"), ("email", "held")}, statuses
     yield World(server, sink, seeds, feed_url, reference, keys)
     server.clear()
@@ -274,7 +283,7 @@ def check_after_crash(url: str, world: World, label: str) -> list[str]:
     alerts_extra = [row for row in extra if row.startswith("alerts:")]
     # Alerts differ from the reference only by status while a crash left them undelivered.
     problems = doubled(state) + [row for row in extra if row not in alerts_extra]
-    statuses = {row[-1] for row in state.get("alerts", Counter())}
+    statuses = {row[_alert_columns()["status"]] for row in state.get("alerts", Counter())}
     assert statuses <= {"pending", "sending", "sent", "held"}, (label, statuses)
     return problems
 

@@ -2,7 +2,7 @@
 
 Entity amplification with plain entities, feed lists and OPML read like every other local
 file, the per-run byte budget, and the peak RSS of a whole poll-and-ingest over a hostile
-mix of feeds (measured in a child process: `ru_maxrss` of RUSAGE_CHILDREN).
+mix of feeds (measured in a child process, which reports its own `ru_maxrss`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -241,12 +240,13 @@ def test_a_run_over_a_hostile_mix_stays_under_600_mb_and_stores_the_normal_feeds
         "settings": {"database_url": db_url, "allowed_networks": "127.0.0.0/8"},
         "folders": [str(folder)], "feeds": [*hostile, *normal],
     }))  # fmt: skip
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     child = subprocess.run([sys.executable, str(DRIVER), str(config)], stdout=subprocess.PIPE,
                            text=True, timeout=280, cwd=tmp_path)  # fmt: skip
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     assert child.returncode == 0
     summary = json.loads(child.stdout.strip().splitlines()[-1])
+    # The driver's own peak (its process and its children): RUSAGE_CHILDREN of this test
+    # process would also count any other child that ends meanwhile (a Prefect server).
+    peak = summary["peak_rss_kb"] * 1024
     print(f"hostile mix: peak RSS {peak / MB:.0f} MB, {summary['seconds']}s, {summary}")
     engine = open_database(db_url)
     with session_scope(engine) as session:
@@ -260,7 +260,7 @@ def test_a_run_over_a_hostile_mix_stays_under_600_mb_and_stores_the_normal_feeds
     assert (folder / "normal.md").resolve().as_uri() in docs
     assert {reasons[u] for u in hostile if u in reasons} <= {"unsafe", "oversized"}
     assert [u.rsplit("/", 1)[1] for u in hostile if u not in reasons] == ["nine-mb.xml"]
-    assert before <= peak / 1024 and peak < RSS_CEILING, f"peak RSS {peak / MB:.0f} MB"
+    assert 0 < peak < RSS_CEILING, f"peak RSS {peak / MB:.0f} MB"
 
 
 @pytest.mark.timeout(60)

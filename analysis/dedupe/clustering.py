@@ -105,6 +105,11 @@ PROSE_SHARED_STRONG = 0.5  # ... or of one of them, when this much prose is shar
 EDITED_SIZE_RATIO_MIN = 0.2  # smaller text >= this share of the larger: a brief in a round-up
 # of five or more stories stays out
 EDITED_COMMON_MIN = 12  # unquoted shingles in common, at least
+# Texts shorter than this (in unquoted shingles, about as many words) are never "edited copies"
+# (the shortest real copy pair of the corpus has 30-40; two one-sentence dispatches about 20):
+# two short dispatches that differ in one phrase ("rejects talks" / "is ready to discuss") are
+# two statements, and merging them would hide a change of position.
+EDITED_MIN_SHINGLES = 30
 EDITED_CONTAINMENT_GATE = 0.3  # below this body containment the edited-copy test is not run
 MIN_BODY_WORDS = 20  # chrome stripping that leaves fewer words than this keeps the whole text
 LEAD_BANDS = 16  # LSH over the opening's MinHash: 16 bands of 2 rows of the first 32 permutations
@@ -355,7 +360,7 @@ def is_edited_copy(
     prose_a, opening_a, head_a = mine
     prose_b, opening_b, head_b = theirs
     smaller, larger = sorted((len(prose_a), len(prose_b)))
-    if smaller < MIN_SHINGLES or smaller < EDITED_SIZE_RATIO_MIN * larger:
+    if smaller < max(MIN_SHINGLES, EDITED_MIN_SHINGLES) or smaller < EDITED_SIZE_RATIO_MIN * larger:
         return False
     common = len(np.intersect1d(prose_a, prose_b, assume_unique=True))
     if common < EDITED_COMMON_MIN or common < PROSE_CONTAINMENT_MIN * smaller:
