@@ -6,6 +6,9 @@ chunk and returns their analyses in the order given: the same results as one pro
 document's analysis depends on that document and the watchlist only). Workers are started with
 `forkserver` (Prefect runs tasks in threads, and forking a threaded process can deadlock);
 each receives the watchlist's parts, not compiled patterns, and compiles them on first use.
+As with any process pool started this way, a script that runs a pool must guard its entry point
+with `if __name__ == "__main__":` (workers import the main module); the `shiftwatch` command,
+Prefect's workers and the benchmarks do.
 """
 
 from __future__ import annotations
@@ -74,9 +77,12 @@ class AnalysisPool:
 
     def _pool(self) -> Executor:
         if self._executor is None:
-            context = multiprocessing.get_context(
+            method = (
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             )
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":  # workers fork from a server that imported the core once
+                context.set_forkserver_preload([__name__])
             self._executor = ProcessPoolExecutor(
                 self.workers,
                 mp_context=context,
