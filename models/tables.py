@@ -121,6 +121,10 @@ class StanceObservation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("document_id", "party_id", "demand_id", "evidence_start", "actor_id"),
         Index("ix_stances_party_demand", "party_id", "demand_id"),
+        # A run replays a pair from its checkpoint: the observations dated since, and those
+        # of the same stories (clusters) before it.
+        Index("ix_stances_pair_time", "party_id", "demand_id", "published_at"),
+        Index("ix_stances_cluster", "cluster_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(foreign_key="documents.id", index=True)
@@ -150,6 +154,25 @@ class Position(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     possible_change: str | None = None  # a held change of stance, awaiting confirmation
     possible_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PositionCheckpoint(SQLModel, table=True):
+    """Where a pair's replay may resume: its last dated unit after which no challenger was
+    pending, and the position as it stood there (see `analysis/positions/checkpoint.py`)."""
+
+    __tablename__ = "position_checkpoints"
+    party_id: str = Field(primary_key=True)
+    demand_id: str = Field(primary_key=True)
+    unit_key: str
+    stance: str
+    at: datetime = Field(sa_type=UTCDateTime)
+    weight: float
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    observations: int
+    confidence: float
+    possible_change: str | None = None
+    possible_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    earlier: int  # observations of the pair stored before `at`: a history changed since is seen
 
 
 class Shift(SQLModel, table=True):
