@@ -58,6 +58,7 @@ class Document(SQLModel, table=True):
         # ask which article URLs are stored: without these, each was a scan of the history.
         Index("ix_documents_run_id", "run_id"),
         Index("ix_documents_url", "url"),
+        Index("ix_documents_created_at", "created_at"),  # digests read the window stored
     )
     id: str = Field(primary_key=True)
     source_id: str = Field(index=True)
@@ -125,6 +126,7 @@ class StanceObservation(SQLModel, table=True):
         # of the same stories (clusters) before it.
         Index("ix_stances_pair_time", "party_id", "demand_id", "published_at"),
         Index("ix_stances_cluster", "cluster_id"),
+        Index("ix_stances_published_at", "published_at"),  # the digest's timeline window
     )
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(foreign_key="documents.id", index=True)

@@ -1,4 +1,4 @@
-"""position_checkpoints, and the indexes a replay from a checkpoint reads through
+"""position_checkpoints, and the indexes a replay from a checkpoint and a digest read through
 
 Revision ID: 0005
 Revises: 0003
@@ -41,9 +41,13 @@ def upgrade() -> None:
         "ix_stances_pair_time", "stances", ["party_id", "demand_id", "published_at"]
     )
     op.create_index("ix_stances_cluster", "stances", ["cluster_id"])
+    op.create_index("ix_stances_published_at", "stances", ["published_at"])
+    op.create_index("ix_documents_created_at", "documents", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_documents_created_at", table_name="documents")
+    op.drop_index("ix_stances_published_at", table_name="stances")
     op.drop_index("ix_stances_cluster", table_name="stances")
     op.drop_index("ix_stances_pair_time", table_name="stances")
     op.drop_table("position_checkpoints")
