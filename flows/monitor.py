@@ -117,7 +117,7 @@ def ingest_sources(
     result = IngestResult()
     steps.record_file_sources(ctx.engine, [steps.folder_health(f) for f in folders])
     polled = FeedBatch()
-    with AnalysisPool(analyzer) as pool:
+    with AnalysisPool(analyzer, ctx.settings.analysis_workers) as pool:
         for folder in folders:
             done = ingest_folder_task(
                 ctx.engine, analyzer, folder, ctx.settings.max_document_bytes, run_id, quote(pool)

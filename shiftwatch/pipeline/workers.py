@@ -23,17 +23,13 @@ from shiftwatch.records import RawItem
 
 MIN_POOL_ITEMS = 200  # below this a chunk is analysed here: starting workers costs ~1 s each
 SLICE_ITEMS = 25  # items per message to a worker: small enough to balance two busy cores
-WORKERS_ENV = "SHIFTWATCH_ANALYSIS_WORKERS"
 
 _analyzer: Analyzer | None = None  # the worker's own, set once by `_start_worker`
 
 
 def default_workers() -> int:
-    """Return how many worker processes to use: `SHIFTWATCH_ANALYSIS_WORKERS`, else the cores
-    this process may run on (1: analyse in the calling process)."""
-    configured = os.environ.get(WORKERS_ENV, "").strip()
-    if configured:
-        return max(1, int(configured))
+    """Return how many worker processes to use by default: the cores this process may run on
+    (settings' `analysis_workers`, `SHIFTWATCH_ANALYSIS_WORKERS`, overrides it)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
