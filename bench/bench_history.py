@@ -135,13 +135,14 @@ def build_history(url: str, size: int, pool: Pool) -> float:
 
 
 def new_items(size: int, seed: int) -> list[Any]:
-    """Return `NEW` fetched items, new stories dated at the end of a history of `size`."""
+    """Return `NEW` fetched items, new stories dated after a history of `size`."""
     from shiftwatch.records import RawItem
 
     end = FIRST_DAY + timedelta(days=size / PER_DAY)
     out = []
     for doc in generate(NEW, seed=seed, url_base=f"https://new.example.org/{seed}"):
-        doc = replace(doc, published=end + timedelta(hours=doc.index))
+        # Each run's news is newer than the last run's (seed 100 + run number).
+        doc = replace(doc, published=end + timedelta(hours=(seed % 100) * NEW + doc.index))
         out.append(
             RawItem(
                 source_id="new",

@@ -158,12 +158,32 @@ def _pair(pair: tuple[str, str]) -> tuple[Any, ...]:
 
 
 def load_stances_since(
-    session: Session, pair: tuple[str, str], at: datetime
+    session: Session, pair: tuple[str, str], at: datetime, min_confidence: float = 0.0
 ) -> list[r.StanceObservation]:
-    """Return the pair's observations dated `at` or later, and its undated ones."""
+    """Return the pair's observations dated `at` or later, and its undated ones, as sure as
+    `min_confidence` at least."""
     dated = t.StanceObservation.published_at
-    statement = select(*_STANCE_COLUMNS).where(*_pair(pair), or_(dated >= at, dated.is_(None)))
+    statement = select(*_STANCE_COLUMNS).where(
+        *_pair(pair),
+        or_(dated >= at, dated.is_(None)),
+        t.StanceObservation.confidence >= min_confidence,
+    )
     return [to_observation(row) for row in session.execute(statement)]  # type: ignore[arg-type]
+
+
+def latest_stance(
+    session: Session, pair: tuple[str, str], skip: Iterable[str] = ()
+) -> r.StanceObservation | None:
+    """Return the pair's latest dated observation outside the documents `skip`."""
+    s = t.StanceObservation
+    statement = (
+        select(*_STANCE_COLUMNS)
+        .where(*_pair(pair), s.published_at.is_not(None), s.document_id.not_in(list(skip)))
+        .order_by(s.published_at.desc())
+        .limit(1)
+    )
+    row = session.execute(statement).first()
+    return None if row is None else to_observation(row)  # type: ignore[arg-type]
 
 
 def load_stances_before(

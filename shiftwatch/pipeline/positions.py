@@ -127,8 +127,17 @@ def _tail(
         return None
     if stance_store.count_stances_before(session, pair, base.at) != base.earlier:
         return None  # history before the checkpoint changed since it was taken
-    observations = stance_store.load_stances_since(session, pair, base.at)
-    counted = [o for o in observations if o.confidence >= MIN_CONFIDENCE]
+    # Only what counts is read (weaker observations never move a position), with the new
+    # ones and the latest of the history, by which a backfill is told from news.
+    counted = stance_store.load_stances_since(session, pair, base.at, MIN_CONFIDENCE)
+    fresh_docs = {o.document_id for o in new}
+    latest = stance_store.latest_stance(session, pair, fresh_docs)
+    keys = {observation_key(o) for o in counted}
+    observations = [
+        *counted,
+        *(o for o in new if observation_key(o) not in keys),
+        *(o for o in (latest,) if o is not None and observation_key(o) not in keys),
+    ]
     earlier = stance_store.load_stances_before(
         session,
         pair,
