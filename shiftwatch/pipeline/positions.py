@@ -20,7 +20,7 @@ from shiftwatch.analysis.positions.replay import (
     positions_of,
     unit_key,
 )
-from shiftwatch.analysis.positions.shifts import detect_shifts
+from shiftwatch.analysis.positions.shifts import detect_shifts, shift_id
 from shiftwatch.models import shifts as shift_store
 from shiftwatch.models import sources as source_store
 from shiftwatch.models import stances as stance_store
@@ -61,7 +61,8 @@ def update_positions(
         new_keys = {observation_key(o) for o in new}
         history = [o for o in replayed.observations if observation_key(o) not in new_keys]
         timelines = replayed.timelines  # once, for the shifts and the positions
-        shifts = detect_shifts(history, new, shift_store.load_shifts(session, pairs), timelines)
+        known = _known_shifts(session, replayed)
+        shifts = detect_shifts(history, new, known, timelines)
         to_announce = shift_store.save_shifts(session, shifts, run_id)
         stance_store.save_positions(session, positions_of(timelines), pairs)
         stance_store.save_checkpoints(session, replayed.checkpoints(), pairs)
@@ -87,6 +88,24 @@ class Replayed:
         """Return each replayed pair's latest checkpoint."""
         found = (checkpoint_of(t, self.bases.get(pair)) for pair, t in self.timelines.items())
         return [c for c in found if c is not None]
+
+
+def _known_shifts(session: Session, replayed: Replayed) -> list[Shift]:
+    """Return the stored shifts the replayed pairs' changes may be: every one of a pair
+    replayed in full; for a pair resumed at a checkpoint, those from the checkpoint on and any
+    with the id of one of its changes (an older one can be neither)."""
+    full = [pair for pair, base in replayed.bases.items() if base is None]
+    known = shift_store.load_shifts(session, full)
+    for pair, base in replayed.bases.items():
+        if base is None or pair not in replayed.timelines:
+            continue
+        ids = [
+            shift_id(*pair, c.from_stance, c.to_stance, c.anchor.key)
+            for c in replayed.timelines[pair].changes
+            if c.from_stance is not None
+        ]
+        known.extend(shift_store.load_shifts_since(session, pair, base.at, ids))
+    return known
 
 
 def replay_pairs(
