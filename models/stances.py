@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from shiftwatch import records as r
@@ -163,12 +163,13 @@ def load_stances_since(
     """Return the pair's observations dated `at` or later, and its undated ones, as sure as
     `min_confidence` at least."""
     dated = t.StanceObservation.published_at
-    statement = select(*_STANCE_COLUMNS).where(
-        *_pair(pair),
-        or_(dated >= at, dated.is_(None)),
-        t.StanceObservation.confidence >= min_confidence,
-    )
-    return [to_observation(row) for row in session.execute(statement)]  # type: ignore[arg-type]
+    sure = t.StanceObservation.confidence >= min_confidence
+    out: list[r.StanceObservation] = []
+    # Two queries, not one with OR: each reads a range of the (pair, published_at) index.
+    for when in (dated >= at, dated.is_(None)):
+        statement = select(*_STANCE_COLUMNS).where(*_pair(pair), when, sure)
+        out.extend(to_observation(row) for row in session.execute(statement))  # type: ignore[arg-type]
+    return out
 
 
 def latest_stance(
