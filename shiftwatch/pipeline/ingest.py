@@ -7,6 +7,7 @@ transaction with insert-or-ignore, so a retry or a second run stores nothing twi
 
 from __future__ import annotations
 
+import ctypes
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -156,11 +157,26 @@ def ingest_chunks(
     for items in chunks:
         _ingest_chunk(engine, analyzer, items, run_id, pending, build, result, memory)
         pending = []
+        release_freed_memory()
     if pending:  # nothing was read: the rejections are stored all the same
         _write(engine, ClusterResult(analyses=[]), [], pending, run_id)
     if memory.chunks > 1:
         _recount_copies(engine, result, memory.counted)
     return result
+
+
+def release_freed_memory() -> None:
+    """Hand the memory a finished chunk freed back to the system (glibc's `malloc_trim`).
+
+    A chunk's analyses are unpickled in the worker pool's result thread and freed in this
+    one; glibc keeps such memory in per-thread arenas, so without this the resident size
+    grew by ~50 KB a document although the objects were gone (measured with tracemalloc:
+    ~4 KB a document stayed allocated, the dedupe index's new band keys)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to do
+        return
+    libc.malloc_trim(0)
 
 
 def _recount_copies(
