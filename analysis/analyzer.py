@@ -19,6 +19,7 @@ from shiftwatch.analysis.language.detect import detect_languages
 from shiftwatch.analysis.language.translation import find_mt_artifacts, score_artifacts
 from shiftwatch.analysis.text.boundaries import find_body_end
 from shiftwatch.analysis.text.dates import statement_date
+from shiftwatch.analysis.text.documents import build_document_with_notes
 from shiftwatch.records import (
     DateSource,
     DemandTerms,
@@ -26,6 +27,8 @@ from shiftwatch.records import (
     Entity,
     EntityKind,
     Mention,
+    RawItem,
+    Rejected,
     StanceObservation,
 )
 
@@ -37,6 +40,11 @@ class Analysis:
     document: Document
     mentions: tuple[Mention, ...]
     stances: tuple[StanceObservation, ...]
+
+
+# One fetched item, built and analysed: its analysis (or why it is no document) and the
+# refusals met while building it that keep the document (an impossible date).
+Built = tuple["Analysis | Rejected", tuple[Rejected, ...]]
 
 
 class Analyzer:
@@ -64,6 +72,11 @@ class Analyzer:
                 }
             )
         )
+
+    def __reduce__(self) -> tuple[type[Analyzer], tuple[object, ...]]:
+        """Pickle the watchlist's parts only: a worker process compiles its own matcher and
+        lexicons on first use (compiled patterns are bigger to send than to rebuild)."""
+        return Analyzer, (self.entities, self._stop_phrases, self._terms)
 
     # Compiled on first use, once per run: a run with nothing new never pays the second or so
     # the matcher and the stance lexicons take to compile (bench/PROFILE.md).
@@ -120,6 +133,15 @@ class Analyzer:
     def analyze_batch(self, documents: Sequence[Document]) -> list[Analysis]:
         """Return the analyses of `documents`, in order."""
         return [self.analyze(doc) for doc in documents]
+
+    def build_and_analyze(self, items: Sequence[RawItem]) -> list[Built]:
+        """Return, per fetched item in order, its analysed document (or why it is none) and the
+        refusals met while building it that keep the document."""
+        out: list[Built] = []
+        for item in items:
+            built, notes = build_document_with_notes(item)
+            out.append((built if isinstance(built, Rejected) else self.analyze(built), notes))
+        return out
 
     def with_cluster(
         self, analysis: Analysis, cluster_id: str, duplicate_of: str | None

@@ -8,7 +8,7 @@ The connector reads bytes and never decides: decoding and extraction happen down
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -53,6 +53,24 @@ def read_folder(
     `follow_links` (default: `SHIFTWATCH_FOLLOW_LINKS`) allows links that stay inside it;
     FIFOs, sockets, devices, dangling links and kernel pseudo-files are rejected with a reason.
     """
+    items: list[RawItem] = []
+    rejected: list[Rejected] = []
+    source_id = folder_source_id(Path(folder))
+    for chunk in iter_folder(folder, max_bytes=max_bytes, follow_links=follow_links):
+        items.extend(chunk.items)
+        rejected.extend(chunk.rejected)
+    return FolderBatch(source_id=source_id, items=items, rejected=rejected)
+
+
+def iter_folder(
+    folder: str | Path,
+    *,
+    max_bytes: int,
+    chunk_items: int = 1_000,
+    follow_links: bool | None = None,
+) -> Iterator[FolderBatch]:
+    """Yield the folder's files as `read_folder` reads them, `chunk_items` files at a time (a
+    big folder is never in memory whole). The folder is checked before the first chunk."""
     root = Path(folder)
     if not root.is_dir():
         raise ConfigError(f"seed folder not found or not a folder: {root}")
@@ -63,14 +81,29 @@ def read_folder(
         follow_links = os.environ.get("SHIFTWATCH_FOLLOW_LINKS", "").lower() in _TRUE
     source_id = folder_source_id(root)
     manifest = _read_manifest(real_root)
+    return _chunks(real_root, source_id, manifest, max_bytes, chunk_items, follow_links)
+
+
+def _chunks(
+    root: Path,
+    source_id: str,
+    manifest: dict[str, dict[str, object]],
+    max_bytes: int,
+    chunk_items: int,
+    follow_links: bool,
+) -> Iterator[FolderBatch]:
     items: list[RawItem] = []
     rejected: list[Rejected] = []
-    for path in _document_files(real_root, follow_links):
+    for path in _document_files(root, follow_links):
         result = _read_file(
-            path, source_id, max_bytes, manifest.get(path.name, {}), real_root, follow_links
+            path, source_id, max_bytes, manifest.get(path.name, {}), root, follow_links
         )
         (items if isinstance(result, RawItem) else rejected).append(result)
-    return FolderBatch(source_id=source_id, items=items, rejected=rejected)
+        if len(items) + len(rejected) >= chunk_items:
+            yield FolderBatch(source_id=source_id, items=items, rejected=rejected)
+            items, rejected = [], []
+    if items or rejected:
+        yield FolderBatch(source_id=source_id, items=items, rejected=rejected)
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -17,11 +17,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import SecretStr
 
 from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig
-from shiftwatch.connectors.files import FolderBatch, read_folder
 from shiftwatch.context import RunContext, build_context
 from shiftwatch.flows.deliver import deliver_alerts
 from shiftwatch.flows.runs import current_flow_run_id, monitor_run_name, rename_flow_run
@@ -30,17 +28,30 @@ from shiftwatch.pipeline import monitor as steps
 from shiftwatch.pipeline import progress
 from shiftwatch.pipeline.deliver import announcer
 from shiftwatch.pipeline.feeds import FeedBatch, poll_feeds
-from shiftwatch.pipeline.ingest import IngestResult, ingest_items, reanalyze_since
+from shiftwatch.pipeline.ingest import (
+    BuildAndAnalyze,
+    IngestResult,
+    ingest_items,
+    reanalyze_since,
+)
 from shiftwatch.pipeline.monitor import RunSummary
 from shiftwatch.pipeline.positions import Announce, PositionResult, update_positions
+from shiftwatch.pipeline.workers import AnalysisPool
 from shiftwatch.records import RawItem, Rejected
 from shiftwatch.settings import Settings, parse_since
 
 
-@task(name="read-folder", cache_policy=NO_CACHE, persist_result=False)
-def read_folder_task(folder: str, max_bytes: int) -> FolderBatch:
-    """Read one seed folder."""
-    return read_folder(folder, max_bytes=max_bytes)
+@task(name="ingest-folder", cache_policy=NO_CACHE, persist_result=False)
+def ingest_folder_task(
+    engine: Engine,
+    analyzer: Analyzer,
+    folder: str,
+    max_bytes: int,
+    run_id: str,
+    build: BuildAndAnalyze | None,
+) -> IngestResult:
+    """Read one folder in chunks, analyse and store each before reading the next."""
+    return steps.ingest_folder(engine, analyzer, folder, max_bytes, run_id, build)
 
 
 @task(name="analyse-and-store", cache_policy=NO_CACHE, persist_result=False)
@@ -50,9 +61,10 @@ def ingest_task(
     items: Sequence[RawItem],
     rejected: Sequence[Rejected],
     run_id: str,
+    build: BuildAndAnalyze | None,
 ) -> IngestResult:
-    """Analyse and store one batch of items."""
-    return ingest_items(engine, analyzer, items, run_id, rejected)
+    """Analyse and store one batch of items, in chunks."""
+    return ingest_items(engine, analyzer, items, run_id, rejected, build=build)
 
 
 @task(name="reanalyse-window", cache_policy=NO_CACHE, persist_result=False)
@@ -94,24 +106,37 @@ def publish_health(summary: RunSummary) -> None:
     )
 
 
-def collect(ctx: RunContext, folders: Sequence[str], feeds: Sequence[str] | None) -> FeedBatch:
-    """Read the folders (in parallel) and poll the feeds; return everything they brought."""
-    batch = FeedBatch()
-    futures = [read_folder_task.submit(f, ctx.settings.max_document_bytes) for f in folders]
-    for future in futures:
-        started = time.perf_counter()
-        folder = future.result()
-        progress.advance(progress.Stage.READ, {folder.source_id: len(folder.items)})
-        steps.add_folder(batch, folder, round(time.perf_counter() - started, 3))
-    feed_list, force = steps.feed_configs(ctx.settings, feeds)
-    if feed_list:
-        polled = poll_feeds_task(ctx.engine, feed_list, ctx.settings, force)
-        read = {h.source_id: 0 for h in polled.health}  # a feed with nothing new shows too
-        progress.advance(
-            progress.Stage.READ, read | progress.per_source(i.source_id for i in polled.items)
-        )
-        steps.add_feeds(batch, polled)
-    return batch
+def ingest_sources(
+    ctx: RunContext,
+    analyzer: Analyzer,
+    folders: Sequence[str],
+    feeds: Sequence[str] | None,
+    run_id: str,
+) -> tuple[IngestResult, FeedBatch]:
+    """Ingest every folder (streamed in chunks) and the polled feeds; return what was stored
+    and what the feed poll brought (its health and warnings)."""
+    result = IngestResult()
+    steps.record_file_sources(ctx.engine, [steps.folder_health(f) for f in folders])
+    polled = FeedBatch()
+    with AnalysisPool(analyzer, ctx.settings.analysis_workers) as pool:
+        for folder in folders:
+            done = ingest_folder_task(
+                ctx.engine, analyzer, folder, ctx.settings.max_document_bytes, run_id, quote(pool)
+            )
+            steps.merge_ingest(result, done)
+        feed_list, force = steps.feed_configs(ctx.settings, feeds)
+        if feed_list:
+            polled = poll_feeds_task(ctx.engine, feed_list, ctx.settings, force)
+            # a feed with nothing new is shown too (its items are counted as they are ingested)
+            progress.advance(progress.Stage.READ, {h.source_id: 0 for h in polled.health})
+            # quote(): Prefect would otherwise walk every item looking for futures.
+            done = ingest_task(
+                ctx.engine, analyzer, quote(polled.items), quote(polled.rejected), run_id,
+                quote(pool),
+            )  # fmt: skip
+            steps.merge_ingest(result, done)
+    steps.apply_health(result, polled.health)
+    return result, polled
 
 
 @flow(name="monitor", flow_run_name=monitor_run_name, persist_result=False)
@@ -120,30 +145,23 @@ def monitor(
     feeds: list[str] | None = None,
     feeds_file: str | None = None,
     watchlist: str | None = None,
-    database_url: str | SecretStr | None = None,
+    database_url: str | None = None,
     deliver: bool = True,
     since: str | None = None,
 ) -> RunSummary:
-    """Ingest the configured sources, analyse and store what is new, and alert on shifts.
-
-    Prefect stores a run's parameters: a `database_url` with a password comes wrapped in
-    `settings.DatabaseUrl` (stored masked), or stays in SHIFTWATCH_DATABASE_URL."""
+    """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
     started = time.perf_counter()
     ctx = build_context(database_url=database_url, watchlist=watchlist, feeds_file=feeds_file)
     analyzer = steps.analyzer_for(ctx.watchlist)
     run_id = steps.new_run_id()
     steps.begin_run(ctx.engine, run_id, current_flow_run_id())
-    collected = collect(ctx, steps.seed_folders(seeds, feeds), feeds)
-    steps.record_file_sources(ctx.engine, collected.health)
-    # quote(): Prefect would otherwise walk every item looking for futures (~0.1 ms each).
-    result = ingest_task(
-        ctx.engine, analyzer, quote(collected.items), quote(collected.rejected), run_id
+    result, collected = ingest_sources(
+        ctx, analyzer, steps.seed_folders(seeds, feeds), feeds, run_id
     )
     if since is not None:
         steps.merge_reanalysis(
             result, reanalyze_task(ctx.engine, analyzer, parse_since(since), run_id)
         )
-    steps.apply_health(result, collected.health)
     announce = announcer(ctx.channels, run_id)
     shifts = positions_task(ctx.engine, quote(result), run_id, announce)
     alerts = deliver_alerts(ctx.engine, ctx.settings, ctx.watchlist, run_id, deliver)

@@ -25,6 +25,12 @@ def known_raw_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
     return {row[0] for row in rows_in(session, statement, t.Document.raw_hash, hashes)}
 
 
+def duplicate_flags(session: Session, ids: Iterable[str]) -> dict[str, bool]:
+    """Return {document id: whether it is stored as a copy of another} for the ids given."""
+    statement = select(t.Document.id, t.Document.duplicate_of)
+    return {row[0]: row[1] is not None for row in rows_in(session, statement, t.Document.id, ids)}
+
+
 def existing_documents(session: Session, ids: Iterable[str]) -> dict[str, str]:
     """Return {document id: content hash} for the ids already stored."""
     statement = select(t.Document.id, t.Document.content_hash)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session, SQLModel
 
 from shiftwatch.analysis.language.translation import MT_THRESHOLD
@@ -192,11 +192,7 @@ def digest_data(
 ) -> DigestData:
     """Return everything a digest shows for what was stored in [since, until)."""
     names = _labels(watchlist)
-    docs_q = select(t.Document).order_by(
-        t.Document.published_at.is_(None), t.Document.published_at, t.Document.id
-    )
-    docs_q = docs_q.where(*reports.within(t.Document.created_at, since, until))
-    rows = list(session.execute(docs_q.limit(limit)).scalars())
+    rows = _digest_documents(session, since, until, limit)
     ids = [d.id for d in rows]
     mentions = _mention_counts(session, ids)
     copies = Counter(d.duplicate_of for d in rows if d.duplicate_of)
@@ -238,6 +234,30 @@ def digest_data(
         sources=reports.top_sources(session, since, until),
         timeline=reports.timeline_chart(session, names, since, until or now),
     )
+
+
+def _digest_documents(
+    session: Session, since: datetime | None, until: datetime | None, limit: int
+) -> list[t.Document]:
+    """Return the window's first `limit` documents: dated ones by publication time, then the
+    undated (two queries an index serves, not one sort of every stored document)."""
+    window = reports.within(t.Document.created_at, since, until)
+    dated = (
+        select(t.Document)
+        .where(t.Document.published_at.is_not(None), *window)
+        .order_by(t.Document.published_at, t.Document.id)
+        .limit(limit)
+    )
+    rows = list(session.execute(dated).scalars())
+    if len(rows) < limit:
+        undated = (
+            select(t.Document)
+            .where(t.Document.published_at.is_(None), *window)
+            .order_by(t.Document.id)
+            .limit(limit - len(rows))
+        )
+        rows.extend(session.execute(undated).scalars())
+    return rows
 
 
 def _mention_counts(session: Session, ids: list[str]) -> dict[str, dict[tuple[str, str], int]]:
@@ -410,21 +430,27 @@ def shift_view(session: Session, shift_id: str, watchlist: Watchlist) -> ShiftVi
 
 
 def _health(session: Session, since: datetime | None) -> dict[str, object]:
-    docs = select(t.Document.language, t.Document.duplicate_of, t.Document.mt_score)
+    """Return the health lines of the documents stored since `since` (counted in SQL)."""
+    window = [t.Document.created_at >= since] if since is not None else []
     rejected = select(func.count()).select_from(t.Rejection)
     if since is not None:
-        docs = docs.where(t.Document.created_at >= since)
         rejected = rejected.where(t.Rejection.at >= since)
-    rows = list(session.execute(docs))
-    languages = Counter(r[0] for r in rows)
-    duplicates = sum(1 for r in rows if r[1])
-    mt = sum(1 for r in rows if r[2] >= MT_THRESHOLD)
+    by_language = select(
+        t.Document.language,
+        func.count(),
+        func.count(t.Document.duplicate_of),
+        func.sum(case((t.Document.mt_score >= MT_THRESHOLD, 1), else_=0)),
+    ).where(*window)
+    rows = list(session.execute(by_language.group_by(t.Document.language)))
+    total = sum(r[1] for r in rows)
+    duplicates = sum(r[2] for r in rows)
+    mt = sum(int(r[3] or 0) for r in rows)
+    languages = sorted(((r[0], r[1]) for r in rows), key=lambda kv: (-kv[1], kv[0]))
     return {
-        "documents": f"{len(rows) - duplicates} original, {duplicates} duplicate, "
+        "documents": f"{total - duplicates} original, {duplicates} duplicate, "
         f"{session.execute(rejected).scalar()} rejected",
-        "languages": ", ".join(f"{k} {v}" for k, v in languages.most_common()) or "none",
-        "machine-translated": f"{mt} of {len(rows)}"
-        + (f" ({100 * mt / len(rows):.0f}%)" if rows else ""),
+        "languages": ", ".join(f"{k} {v}" for k, v in languages) or "none",
+        "machine-translated": f"{mt} of {total}" + (f" ({100 * mt / total:.0f}%)" if total else ""),
     }
 
 

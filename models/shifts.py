@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from shiftwatch import records as r
@@ -70,6 +71,20 @@ def load_shifts(session: Session, pairs: Iterable[tuple[str, str]]) -> list[r.Sh
     )
     rows = session.execute(statement).scalars()
     return [to_shift(row) for row in rows if (row.party_id, row.demand_id) in wanted]
+
+
+def load_shifts_since(
+    session: Session, pair: tuple[str, str], at: datetime, ids: Iterable[str] = ()
+) -> list[r.Shift]:
+    """Return the pair's stored shifts dated `at` or later (or undated), and those of `ids`:
+    all a replay resumed at `at` can meet again."""
+    s = t.Shift
+    statement = select(s).where(
+        s.party_id == pair[0],
+        s.demand_id == pair[1],
+        or_(s.at >= at, s.at.is_(None), s.id.in_(list(ids))),
+    )
+    return [to_shift(row) for row in session.execute(statement).scalars()]
 
 
 def save_shifts(session: Session, shifts: Sequence[r.Shift], run_id: str | None) -> list[r.Shift]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from shiftwatch import records as r
+from shiftwatch.analysis.positions.checkpoint import Checkpoint
 from shiftwatch.models import tables as t
 from shiftwatch.models.rows import flat_row, insert_ignore, rows_in
 from shiftwatch.models.tables import utcnow
@@ -145,3 +147,141 @@ def save_positions(
             for p in positions
         ],
     )
+
+
+def load_document_stances(
+    session: Session, document_ids: Iterable[str]
+) -> list[r.StanceObservation]:
+    """Return the stored observations of the given documents."""
+    rows = rows_in(session, select(*_STANCE_COLUMNS), t.StanceObservation.document_id, document_ids)
+    return [to_observation(row) for row in rows]  # type: ignore[arg-type]
+
+
+def _pair(pair: tuple[str, str]) -> tuple[Any, ...]:
+    return (t.StanceObservation.party_id == pair[0], t.StanceObservation.demand_id == pair[1])
+
+
+def load_stances_since(
+    session: Session, pair: tuple[str, str], at: datetime, min_confidence: float = 0.0
+) -> list[r.StanceObservation]:
+    """Return the pair's observations dated `at` or later, and its undated ones, as sure as
+    `min_confidence` at least."""
+    dated = t.StanceObservation.published_at
+    sure = t.StanceObservation.confidence >= min_confidence
+    out: list[r.StanceObservation] = []
+    # Two queries, not one with OR: each reads a range of the (pair, published_at) index.
+    for when in (dated >= at, dated.is_(None)):
+        statement = select(*_STANCE_COLUMNS).where(*_pair(pair), when, sure)
+        out.extend(to_observation(row) for row in session.execute(statement))  # type: ignore[arg-type]
+    return out
+
+
+def latest_stance(
+    session: Session, pair: tuple[str, str], skip: Iterable[str] = ()
+) -> r.StanceObservation | None:
+    """Return the pair's latest dated observation outside the documents `skip`."""
+    s = t.StanceObservation
+    statement = (
+        select(*_STANCE_COLUMNS)
+        .where(*_pair(pair), s.published_at.is_not(None), s.document_id.not_in(list(skip)))
+        .order_by(s.published_at.desc())
+        .limit(1)
+    )
+    row = session.execute(statement).first()
+    return None if row is None else to_observation(row)  # type: ignore[arg-type]
+
+
+def load_stances_before(
+    session: Session,
+    pair: tuple[str, str],
+    at: datetime,
+    *,
+    statements: Iterable[str],
+    clusters: Iterable[str],
+    documents: Iterable[str],
+) -> list[r.StanceObservation]:
+    """Return the pair's observations dated before `at` that belong to the given statements,
+    story clusters or documents (those of units that began before a checkpoint)."""
+    s = t.StanceObservation
+    out: list[r.StanceObservation] = []
+    for column, values in (
+        (s.statement_id, statements),
+        (s.cluster_id, clusters),
+        (s.document_id, documents),
+    ):
+        statement = select(*_STANCE_COLUMNS).where(*_pair(pair), s.published_at < at)
+        out.extend(to_observation(row) for row in rows_in(session, statement, column, values))  # type: ignore[arg-type]
+    return out
+
+
+def count_stances_before(session: Session, pair: tuple[str, str], at: datetime) -> int:
+    """Return how many observations of the pair are dated before `at`."""
+    statement = (
+        select(func.count())
+        .select_from(t.StanceObservation)
+        .where(*_pair(pair), t.StanceObservation.published_at < at)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def load_checkpoints(
+    session: Session, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Checkpoint]:
+    """Return the stored replay checkpoints of the given pairs."""
+    wanted = set(pairs)
+    c = t.PositionCheckpoint
+    out = {}
+    for row in session.execute(select(c).where(c.party_id.in_({p for p, _ in wanted}))).scalars():
+        if (row.party_id, row.demand_id) in wanted:
+            out[(row.party_id, row.demand_id)] = Checkpoint(
+                party_id=row.party_id,
+                demand_id=row.demand_id,
+                unit_key=row.unit_key,
+                stance=r.Stance(row.stance),
+                at=row.at,
+                weight=row.weight,
+                since=row.since,
+                observations=row.observations,
+                confidence=row.confidence,
+                possible_change=r.Stance(row.possible_change) if row.possible_change else None,
+                possible_since=row.possible_since,
+                earlier=row.earlier,
+            )
+    return out
+
+
+def clear_checkpoints(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
+    """Forget the replay checkpoints of `pairs` (their next replay reads everything): call it
+    whenever stored history changes other than by adding new documents (a review verdict)."""
+    c = t.PositionCheckpoint
+    for party_id, demand_id in set(pairs):
+        session.execute(delete(c).where(c.party_id == party_id, c.demand_id == demand_id))
+
+
+def save_checkpoints(
+    session: Session, checkpoints: Sequence[Checkpoint], pairs: Iterable[tuple[str, str]]
+) -> None:
+    """Replace the checkpoints of `pairs` with `checkpoints` (counting what precedes each)."""
+    clear_checkpoints(session, {*pairs, *((c.party_id, c.demand_id) for c in checkpoints)})
+    rows = []
+    for cp in checkpoints:
+        row = {name: getattr(cp, name) for name in _CHECKPOINT_FIELDS}
+        row["stance"] = str(cp.stance)
+        row["possible_change"] = str(cp.possible_change) if cp.possible_change else None
+        row["earlier"] = count_stances_before(session, (cp.party_id, cp.demand_id), cp.at)
+        rows.append(row)
+    insert_ignore(session, t.PositionCheckpoint, rows)
+
+
+_CHECKPOINT_FIELDS = (
+    "party_id",
+    "demand_id",
+    "unit_key",
+    "stance",
+    "at",
+    "weight",
+    "since",
+    "observations",
+    "confidence",
+    "possible_since",
+)

@@ -58,6 +58,7 @@ class Document(SQLModel, table=True):
         # ask which article URLs are stored: without these, each was a scan of the history.
         Index("ix_documents_run_id", "run_id"),
         Index("ix_documents_url", "url"),
+        Index("ix_documents_created_at", "created_at"),  # digests read the window stored
     )
     id: str = Field(primary_key=True)
     source_id: str = Field(index=True)
@@ -121,6 +122,11 @@ class StanceObservation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("document_id", "party_id", "demand_id", "evidence_start", "actor_id"),
         Index("ix_stances_party_demand", "party_id", "demand_id"),
+        # A run replays a pair from its checkpoint: the observations dated since, and those
+        # of the same stories (clusters) before it.
+        Index("ix_stances_pair_time", "party_id", "demand_id", "published_at"),
+        Index("ix_stances_cluster", "cluster_id"),
+        Index("ix_stances_published_at", "published_at"),  # the digest's timeline window
     )
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(foreign_key="documents.id", index=True)
@@ -151,6 +157,25 @@ class Position(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     possible_change: str | None = None  # a held change of stance, awaiting confirmation
     possible_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PositionCheckpoint(SQLModel, table=True):
+    """Where a pair's replay may resume: its last dated unit after which no challenger was
+    pending, and the position as it stood there (see `analysis/positions/checkpoint.py`)."""
+
+    __tablename__ = "position_checkpoints"
+    party_id: str = Field(primary_key=True)
+    demand_id: str = Field(primary_key=True)
+    unit_key: str
+    stance: str
+    at: datetime = Field(sa_type=UTCDateTime)
+    weight: float
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    observations: int
+    confidence: float
+    possible_change: str | None = None
+    possible_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    earlier: int  # observations of the pair stored before `at`: a history changed since is seen
 
 
 class Shift(SQLModel, table=True):

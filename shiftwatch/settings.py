@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     feeds_file: Path | None = None
     max_document_bytes: int = Field(default=5_000_000, gt=0)  # a local file
     max_entry_chars: int = Field(default=2_000_000, gt=0)  # a feed entry's content (HTML)
+    # Worker processes analysing a run's documents (None: one per core this process may use;
+    # 1: analyse in the run's own process).
+    analysis_workers: int | None = Field(default=None, ge=1)
     outbox_dir: Path = Path("data/outbox")
 
     slack_webhook_url: SecretStr | None = None

@@ -36,3 +36,23 @@ def test_pipeline_benchmark_smoke_run_writes_its_section(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| 50 |"))
     assert row.rstrip().endswith("|")
     assert "### Where the time goes" in text
+
+
+@pytest.mark.parametrize(
+    ("area", "heading"),
+    [
+        ("history", "## Run cost flat in history"),
+        ("scale", "## Throughput, worker pool and memory per batch"),
+    ],
+)
+def test_issue_17_benchmarks_smoke_run_write_their_sections(tmp_path, area, heading):
+    output = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--smoke", "--only", area,
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = output.read_text(encoding="utf-8")
+    assert heading in text
+    assert "FAILED" not in text

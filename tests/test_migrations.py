@@ -107,6 +107,11 @@ def fill(engine: Engine, tag: str, n: int) -> dict[str, dict[str, Any]]:
     return {name: entry["key"] for name, entry in made.items()}
 
 
+# Tables that only speed things up: a downgrade past them drops them, and the next run
+# rebuilds them (a position checkpoint lost means one full replay of its pair).
+CACHES = {"position_checkpoints"}
+
+
 def missing_rows(engine: Engine, written: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """Return the rows written at some revision that are gone (tables dropped since are
     not counted: dropping a table is a decision, losing its rows is not)."""
@@ -218,7 +223,7 @@ def test_a_database_with_data_survives_migrate_and_down_up_cycles(database_url, 
     engine.dispose()
     reopened = open_database(database_url)
     after = dump(reopened)
-    changed = [name for name in before if before[name] != after.get(name)]
+    changed = [name for name in before if name not in CACHES and before[name] != after.get(name)]
     record("migrations", inputs=sum(map(len, before.values())), losses=len(changed))
     assert changed == []
     assert exports_work(reopened) > 0

@@ -16,6 +16,7 @@ detection failed still finds its cues.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +33,7 @@ _FOLD = str.maketrans({"ё": "е", "Ё": "Е", "’": "'", "ʼ": "'", "‘": "'"
 _WORD_GAP = r"(?:\s+|\s*[-‐‑‒–—]\s*)"
 _ANY_WORDS = r"(?:\W+\w+){0,3}?"
 _WORD = re.compile(r"\w+")
+FORM_CACHE = 50_000  # word forms remembered per phrase set (news repeats its vocabulary)
 
 T = TypeVar("T")
 
@@ -138,6 +140,7 @@ class PhraseSet(Generic[T]):
         self._loose = re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
         self._stem_lengths = sorted({len(k) for k in self._stems}, reverse=True)
         self._size = len(unique)
+        self._by_form: dict[str, tuple[tuple[re.Pattern[str], T], ...]] = {}
 
     def finditer(self, folded: str, start: int = 0, end: int | None = None) -> Iterator[Hit[T]]:
         """Yield the non-overlapping hits in `folded[start:end]`, leftmost-longest."""
@@ -156,19 +159,64 @@ class PhraseSet(Generic[T]):
 
     def _word_hits(self, folded: str, start: int, stop: int) -> Iterator[Hit[T]]:
         """Yield every phrase match that starts at a word of `folded[start:stop]`."""
-        for word in _WORD.finditer(folded, start, stop):
-            form = word.group().lower()
-            candidates = list(self._exact.get(form, ()))
-            for length in self._stem_lengths:
-                if length <= len(form):
-                    candidates.extend(self._stems.get(form[:length], ()))
+        for w_start, form in _words(folded, start, stop):
+            candidates = self._candidates(form)
+            if not candidates:
+                continue
             best: Hit[T] | None = None
             for pattern, value in candidates:
-                match = pattern.match(folded, word.start(), stop)
+                match = pattern.match(folded, w_start, stop)
                 if match and (best is None or match.end() > best.end):
                     best = Hit(match.start(), match.end(), value)
             if best is not None:
                 yield best
 
+    def _candidates(self, form: str) -> tuple[tuple[re.Pattern[str], T], ...]:
+        """Return the patterns of the phrases that may start at a word `form` (lower case),
+        looked up once per form (most forms start none)."""
+        found = self._by_form.get(form)
+        if found is not None:
+            return found
+        candidates = list(self._exact.get(form, ()))
+        for length in self._stem_lengths:
+            if length <= len(form):
+                candidates.extend(self._stems.get(form[:length], ()))
+        found = tuple(candidates)
+        if len(self._by_form) < FORM_CACHE:
+            self._by_form[form] = found
+        return found
+
     def __bool__(self) -> bool:
         return self._size > 0
+
+
+@functools.lru_cache(maxsize=8)
+def _tokens(folded: str) -> tuple[list[int], list[int], list[str]]:
+    """Return the starts, ends and lower-case forms of `folded`'s words (a text is scanned by
+    a dozen phrase sets, sentence by sentence: it is split into words once; the last few texts
+    are kept, so no text outlives the next documents)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    forms: list[str] = []
+    for word in _WORD.finditer(folded):
+        starts.append(word.start())
+        ends.append(word.end())
+        forms.append(word.group().lower())
+    return starts, ends, forms
+
+
+def _words(folded: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
+    """Yield (start, lower-case form) of the words of `folded[start:stop]`, exactly as
+    `_WORD.finditer(folded, start, stop)` finds them (a word cut by the range is cut here too)."""
+    if stop <= start:
+        return
+    starts, ends, forms = _tokens(folded)
+    for i in range(bisect.bisect_right(ends, start), len(starts)):
+        w_start, w_end = starts[i], ends[i]
+        if w_start >= stop:
+            return
+        if w_start < start or w_end > stop:
+            w_start = max(w_start, start)
+            yield w_start, folded[w_start : min(w_end, stop)].lower()
+        else:
+            yield w_start, forms[i]

@@ -65,12 +65,19 @@ def _refresh_stale(engine: Engine, index: DuplicateIndex) -> None:
 
 
 def cluster_batch(
-    engine: Engine, analyzer: Analyzer, analyses: Sequence[Analysis], changed: Sequence[str]
+    engine: Engine,
+    analyzer: Analyzer,
+    analyses: Sequence[Analysis],
+    changed: Sequence[str],
+    index: DuplicateIndex | None = None,
 ) -> ClusterResult:
-    """Return the batch's analyses with clusters set, and the signatures to store."""
+    """Return the batch's analyses with clusters set, and the signatures to store. `index`:
+    the stored signatures, already loaded (a run's later chunks reuse its first chunk's index,
+    grown by `remember_signatures`); loaded here when None."""
     if not analyses:
         return ClusterResult(analyses=[])
-    index = load_index(engine, exclude=changed)
+    if index is None or changed:
+        index = load_index(engine, exclude=changed)
 
     def load(ids: object) -> dict[str, DedupeItem]:
         with session_scope(engine) as session:
@@ -92,6 +99,13 @@ def cluster_batch(
         if d.signature is not None and d.match != MatchKind.KNOWN
     }
     return ClusterResult(analyses=out, signatures=signatures, plan=plan)
+
+
+def remember_signatures(index: DuplicateIndex, result: ClusterResult) -> None:
+    """Add the signatures a stored chunk brought to `index` (as loading them again would)."""
+    for decision in result.plan.decisions if result.plan else ():
+        if decision.signature is not None and decision.match != MatchKind.KNOWN:
+            index.add(decision.document_id, decision.signature)
 
 
 def record_clusters(session: Session, result: ClusterResult) -> None:

@@ -7,21 +7,30 @@ plain data, tested without Prefect.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig, load_feedlist
-from shiftwatch.connectors.files import FolderBatch
+from shiftwatch.connectors.files import FolderBatch, folder_source_id, iter_folder
 from shiftwatch.models import sources as source_store
 from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline.deliver import DeliveryReport
 from shiftwatch.pipeline.feeds import FeedBatch
-from shiftwatch.pipeline.ingest import IngestResult, SourceCounts
+from shiftwatch.pipeline.ingest import (
+    CHUNK_ITEMS,
+    BuildAndAnalyze,
+    IngestResult,
+    SourceCounts,
+    ingest_chunks,
+    store_rejections,
+)
 from shiftwatch.pipeline.positions import PositionResult
-from shiftwatch.records import RunStatus, SourceRef
+from shiftwatch.records import RawItem, RunStatus, SourceRef
 from shiftwatch.settings import DEFAULT_SEEDS, Settings
 from shiftwatch.watchlist import Watchlist
 
@@ -111,6 +120,56 @@ def feed_configs(settings: Settings, feeds: Sequence[str] | None) -> tuple[list[
     if feeds:
         return [FeedConfig(url=url) for url in feeds], True
     return load_feedlist(settings.feed_list_path(), missing_ok=True), False
+
+
+def folder_health(folder: str) -> SourceCounts:
+    """Return the health row of a seed folder before it is read."""
+    return SourceCounts(source_id=folder_source_id(Path(folder)), kind="file")
+
+
+def ingest_folder(
+    engine: Engine,
+    analyzer: Analyzer,
+    folder: str,
+    max_bytes: int,
+    run_id: str,
+    build: BuildAndAnalyze | None = None,
+    chunk_items: int = CHUNK_ITEMS,
+) -> IngestResult:
+    """Read `folder` `chunk_items` files at a time, analysing and storing each chunk before
+    the next is read; return what was stored, with the time spent reading as its latency."""
+    reading = 0.0
+    source_id = folder_source_id(Path(folder))
+
+    def chunks() -> Iterator[list[RawItem]]:
+        nonlocal reading
+        started = time.perf_counter()
+        for chunk in iter_folder(folder, max_bytes=max_bytes, chunk_items=chunk_items):
+            reading += time.perf_counter() - started
+            if chunk.rejected:
+                store_rejections(engine, chunk.rejected, run_id, result)
+            yield chunk.items
+            started = time.perf_counter()
+
+    result = IngestResult()
+    result.source(source_id)
+    ingest_chunks(engine, analyzer, chunks(), run_id, build=build, result=result)
+    result.source(source_id).latency_s = round(reading, 3)
+    return result
+
+
+def merge_ingest(result: IngestResult, other: IngestResult) -> None:
+    """Fold one source's ingest result into the run's."""
+    result.pairs |= other.pairs
+    result.new_document_ids.extend(other.new_document_ids)
+    result.languages.update(other.languages)
+    result.machine_translated += other.machine_translated
+    for source_id, counts in other.counts.items():
+        mine = result.source(source_id)
+        for name in ("new", "unchanged", "duplicate", "rejected", "reanalysed"):
+            setattr(mine, name, getattr(mine, name) + getattr(counts, name))
+        mine.kind, mine.status, mine.detail = counts.kind, counts.status, counts.detail
+        mine.latency_s = max(mine.latency_s, counts.latency_s)
 
 
 def add_folder(batch: FeedBatch, folder: FolderBatch, latency_s: float) -> None:

@@ -112,6 +112,7 @@ def replay_reviewed(
     queue corrections and alerts, rewrite the positions (in the caller's transaction)."""
     pairs = sorted(set(pairs))
     touched = set(touched)
+    stance_store.clear_checkpoints(session, pairs)  # taken before this verdict: replay in full
     everything = stance_store.load_stances(session, pairs)
     corrections = review_store.load_corrections(session)
     timelines = build_timelines(everything, corrections)

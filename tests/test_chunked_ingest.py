@@ -1,0 +1,100 @@
+"""Issue 17 items 1 and 2: analysis in worker processes gives what one process gives, and a
+run read, analysed and stored in chunks stores what one batch stores (no timings here)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from shiftwatch.connectors.files import iter_folder, read_folder
+from shiftwatch.models.db import open_database
+from shiftwatch.pipeline.ingest import ingest_items
+from shiftwatch.pipeline.workers import AnalysisPool
+from shiftwatch.records import RawItem
+
+sys.path.insert(0, str(ROOT / "bench"))
+from synth import build_corpus
+
+# Columns that say when a row was written, not what it holds.
+VOLATILE = {"created_at", "at", "id"}
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory) -> list[RawItem]:
+    """The seeds, 80 synthetic documents with planted copies, and a byte-identical copy of a
+    seed under another file name (same fetched-bytes hash, another document)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    build_corpus(80, folder, seed=3)
+    seeds = read_folder(ROOT / "data" / "seeds", max_bytes=5_000_000).items
+    synthetic = read_folder(folder, max_bytes=5_000_000).items
+    twin = replace(
+        seeds[0], url=seeds[0].url.replace(".md", "-twin.md").replace(".txt", "-twin.txt")
+    )
+    return [*seeds, *synthetic, twin]
+
+
+def test_worker_processes_analyse_as_one_process_does(analyzer, items) -> None:
+    serial = analyzer.build_and_analyze(items)
+    with AnalysisPool(analyzer, workers=2, min_items=1, slice_items=7) as pool:
+        pooled = pool(items)
+    assert pooled == serial
+    assert sum(1 for built, _ in serial if hasattr(built, "stances") and built.stances) > 10
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Return every stored row of the analysis tables, without write times or row ids, and
+    with each cluster named by its members (a cluster keeps the id it got when first stored,
+    so its label depends on arrival order, as over several runs; its members do not)."""
+    out = {}
+    with sqlite3.connect(path) as db:
+        members: dict[str, list[str]] = {}
+        for doc, cluster in db.execute("select id, cluster_id from documents"):
+            members.setdefault(cluster, []).append(doc)
+        for table in ("documents", "mentions", "stances", "signatures", "rejections"):
+            columns = [r[1] for r in db.execute(f"pragma table_info({table})")]
+            kept = [c for c in columns if c not in VOLATILE]
+            select = ", ".join(f'"{c}"' for c in kept)
+            rows = db.execute(f"select {select} from {table}").fetchall()
+            if "cluster_id" in kept:
+                at = kept.index("cluster_id")
+                rows = [
+                    (*r[:at], tuple(sorted(members.get(r[at], ()))), *r[at + 1 :]) for r in rows
+                ]
+            out[table] = sorted(rows, key=repr)
+    return out
+
+
+@pytest.mark.parametrize("chunk_items", [1, 9, 40])
+def test_a_run_in_chunks_stores_what_one_batch_stores(analyzer, items, tmp_path, chunk_items):
+    stored = {}
+    counts = {}
+    for name, size in (("batch", 100_000), ("chunks", chunk_items)):
+        path = tmp_path / f"{name}.db"
+        engine = open_database(f"sqlite:///{path}")
+        result = ingest_items(engine, analyzer, items, "run-1", chunk_items=size)
+        again = ingest_items(engine, analyzer, items, "run-2", chunk_items=size)
+        engine.dispose()
+        stored[name] = _rows(path)
+        counts[name] = (
+            {k: vars(v) for k, v in result.counts.items()},
+            sorted(result.new_document_ids),
+            sorted(result.pairs),
+            {k: vars(v) for k, v in again.counts.items()},
+        )
+    assert stored["chunks"] == stored["batch"]
+    assert counts["chunks"] == counts["batch"]
+    assert len(stored["batch"]["documents"]) == len(items)
+    assert any(len(row[-1]) > 1 for row in stored["batch"]["stances"])  # copies were found
+
+
+def test_a_folder_read_in_chunks_is_the_folder(tmp_path) -> None:
+    build_corpus(23, tmp_path, seed=1)
+    whole = read_folder(tmp_path, max_bytes=5_000_000)
+    chunks = list(iter_folder(tmp_path, max_bytes=5_000_000, chunk_items=5))
+    assert [len(c.items) for c in chunks] == [5, 5, 5, 5, 3]
+    assert [i.url for c in chunks for i in c.items] == [i.url for i in whole.items]
