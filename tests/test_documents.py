@@ -116,3 +116,25 @@ def test_folder_rejects_oversized_and_unsupported_files_and_goes_on(tmp_path):
 def test_missing_folder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         read_folder(tmp_path / "nope", max_bytes=10)
+
+
+def test_text_over_the_cap_after_extraction_is_rejected_with_its_size() -> None:
+    from datetime import UTC, datetime
+
+    from shiftwatch.analysis.text.documents import MAX_TEXT_CHARS, build_document_with_notes
+    from shiftwatch.records import RawItem, Rejected, RejectReason
+
+    words = "Lavrov said Russia insists on guarantees. " * (MAX_TEXT_CHARS // 40 + 10)
+    raw = RawItem(
+        source_id="s", url="file:///big.txt", body=words.encode(), fetched_at=datetime.now(UTC)
+    )
+    built, _ = build_document_with_notes(raw)
+    assert isinstance(built, Rejected) and built.reason == RejectReason.OVERSIZED
+    assert "characters of text after extraction" in built.detail
+    small = RawItem(
+        source_id="s",
+        url="file:///ok.txt",
+        body=words[:5000].encode(),
+        fetched_at=datetime.now(UTC),
+    )
+    assert not isinstance(build_document_with_notes(small)[0], Rejected)

@@ -77,6 +77,12 @@ def build_document(raw: RawItem) -> Document | Rejected:
     return build_document_with_notes(raw)[0]
 
 
+# Text kept from one item, after extraction: the longest real transcripts run to a few hundred
+# thousand characters; more is a dump, not an article, and would stall the analysis of a run
+# (issue 19: a byte cap alone lets a 5 MB file of text through).
+MAX_TEXT_CHARS = 1_000_000
+
+
 def build_document_with_notes(raw: RawItem) -> tuple[Document | Rejected, tuple[Rejected, ...]]:
     """Return the document for `raw` (or why it cannot be one) and the refusals met on the
     way that keep the document (a `bad_date` for each impossible or implausible date)."""
@@ -115,6 +121,11 @@ def _build(raw: RawItem, notes: list[Rejected]) -> Document:
     text = normalize_text(text, repair=False)
     if not text:
         raise _Reject(RejectReason.EMPTY, "no text after extraction")
+    if len(text) > MAX_TEXT_CHARS:
+        raise _Reject(
+            RejectReason.OVERSIZED,
+            f"{len(text):,} characters of text after extraction (more than {MAX_TEXT_CHARS:,})",
+        )
     url = str(meta.get("url") or raw.url)
     canonical = canonicalize_url(url)
     identity = document_identity(raw, canonical)
