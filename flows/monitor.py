@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
+from pydantic import SecretStr
 
 from shiftwatch.analysis.analyzer import Analyzer
 from shiftwatch.connectors.feedlist import FeedConfig
@@ -145,11 +146,14 @@ def monitor(
     feeds: list[str] | None = None,
     feeds_file: str | None = None,
     watchlist: str | None = None,
-    database_url: str | None = None,
+    database_url: str | SecretStr | None = None,
     deliver: bool = True,
     since: str | None = None,
 ) -> RunSummary:
-    """Ingest the configured sources, analyse and store what is new, and alert on shifts."""
+    """Ingest the configured sources, analyse and store what is new, and alert on shifts.
+
+    Prefect stores a run's parameters: a `database_url` with a password comes wrapped in
+    `settings.DatabaseUrl` (stored masked), or stays in SHIFTWATCH_DATABASE_URL."""
     started = time.perf_counter()
     ctx = build_context(database_url=database_url, watchlist=watchlist, feeds_file=feeds_file)
     analyzer = steps.analyzer_for(ctx.watchlist)
