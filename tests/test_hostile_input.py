@@ -134,7 +134,9 @@ def hostile_files(folder: Path, xxe_file: Path) -> dict[str, RejectReason | str 
     """Write the hostile files; return each name's expected rejection reason (None: stored)."""
     files: dict[str, tuple[bytes | None, RejectReason | str | None]] = {
         "ten-mb-line.txt": (ten_megabyte_line().encode(), RejectReason.OVERSIZED),
-        "two-mb-line.txt": (ten_megabyte_line(2 * MB).encode(), None),
+        # under the 5 MB byte cap, over the 1,000,000-character text cap after extraction
+        "two-mb-line.txt": (ten_megabyte_line(2 * MB).encode(), RejectReason.OVERSIZED),
+        "half-mb-line.txt": (ten_megabyte_line(MB // 2).encode(), None),
         "hundred-mb.txt": (None, RejectReason.OVERSIZED),  # sparse: costs no disk
         "nul-bytes.txt": ((b"Lavrov said Russia rejects NATO expansion. " * 4 + b"\x00") * 3,
                           None),  # under 1% NULs: text with stray NULs, read
