@@ -262,7 +262,9 @@ class StanceModel:
         if not targets:
             return []
         folded = fold_text(text[:limit])
-        ctx = replace(ctx, proposer=self._proposer(document.title, text[:limit], mentions))
+        if next(iter(self.cues.obligations.finditer(folded)), None) is not None:
+            # only a text that quotes an article ("shall") needs to know whose draft it is
+            ctx = replace(ctx, proposer=self._proposer(document.title, text[:limit], mentions))
         # Sentences after the last demand's paragraph cannot change any stance: skip them.
         sentences = self.attributor.attribute(
             text, mentions, end=limit, until=max(t.start for t in targets), author=author
