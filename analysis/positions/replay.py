@@ -112,7 +112,7 @@ def _sortable(key: tuple[str, int, str, str | None, str, str]) -> tuple[str | in
     return tuple("" if part is None else part for part in key)
 
 
-def _sort_time(obs: StanceObservation) -> datetime:
+def statement_time(obs: StanceObservation) -> datetime:
     """Return when the observation's statement was made: its own day, else its article's."""
     if obs.published_at is None:
         return _UNDATED
@@ -123,7 +123,7 @@ def build_units(observations: Iterable[StanceObservation]) -> list[Unit]:
     """Return the counted-once units of one (party, demand), in time order (rules 1-3)."""
     groups: dict[tuple[str, Stance], list[StanceObservation]] = defaultdict(list)
     seen: set[tuple[object, ...]] = set()
-    keyed = [(_sort_time(o), observation_key(o), o) for o in observations]  # keys made once
+    keyed = [(statement_time(o), observation_key(o), o) for o in observations]  # keys made once
     keyed.sort(key=lambda k: (k[0], _sortable(k[1])))
     for _, key, obs in keyed:
         if (obs.confidence < MIN_CONFIDENCE and not reviewed_strong(obs)) or key in seen:
@@ -143,7 +143,7 @@ def _unit(key: str, stance: Stance, group: Sequence[StanceObservation]) -> Unit:
         stance=stance,
         weight=weight,
         strong=(weight >= STRONG_CONFIDENCE and first_hand) or any(map(reviewed_strong, group)),
-        at=min(_sort_time(o) for o in group) if dated else None,
+        at=min(statement_time(o) for o in group) if dated else None,
         observations=tuple(group),
         published=min(dated) if dated else None,
     )

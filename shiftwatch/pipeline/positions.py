@@ -18,6 +18,7 @@ from shiftwatch.analysis.positions.replay import (
     build_units,
     observation_key,
     positions_of,
+    statement_time,
     unit_key,
 )
 from shiftwatch.analysis.positions.reviews import Correction, apply_corrections
@@ -148,9 +149,7 @@ def _tail(
     checkpoint does not hold (see `analysis/positions/checkpoint.py`). A review clears the
     checkpoints of the pairs it touches (`pipeline/review.py`), so one that holds was taken
     with the corrections applied."""
-    if not new or any(
-        when is not None and when < base.at for when in (o.said_at or o.published_at for o in new)
-    ):
+    if not new or any(statement_time(o) < base.at for o in new):
         return None  # a statement dated before the checkpoint (or published before it)
     if stance_store.count_stances_before(session, pair, base.at) != base.earlier:
         return None  # history before the checkpoint changed since it was taken
