@@ -47,6 +47,9 @@ def load(split: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
+ALIASES: int | None = None  # `--aliases K`: keep each demand's first K aliases per language
+
+
 @functools.cache
 def analyzer_for(negotiation: str):  # -> Analyzer
     """Return the monitor's analyzer for a negotiation's watchlist, compiled once."""
@@ -54,7 +57,23 @@ def analyzer_for(negotiation: str):  # -> Analyzer
     from shiftwatch.watchlist import load_watchlist
 
     wl = load_watchlist(WATCHLISTS[negotiation])
+    if ALIASES is not None:
+        wl = sparse_watchlist(wl, ALIASES)
     return Analyzer(wl.entities(), wl.stop_phrases(), wl.demand_terms())
+
+
+def sparse_watchlist(wl, keep: int):  # (Watchlist, int) -> Watchlist
+    """Return the watchlist with each demand cut to its first `keep` aliases and opposite
+    phrases per language and no demand cues of its own: a stand-in for a watchlist written by
+    someone who never saw the corpus (ours grew aliases while tuning on dev)."""
+    demands = []
+    for d in wl.demands:
+        data = d.model_dump()
+        for key in ("aliases", "opposite"):
+            data[key] = {lang: forms[:keep] for lang, forms in (data.get(key) or {}).items()}
+        data["cues"] = {}
+        demands.append(type(d).model_validate(data))
+    return wl.model_copy(update={"demands": demands})
 
 
 def passage_document(p: dict):  # -> tuple[Document, int]
@@ -239,7 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     parser.add_argument("--errors", action="store_true", help="print every passage scored wrong")
     parser.add_argument("--build", type=Path, help="add gathered passages from this folder")
+    parser.add_argument(
+        "--aliases", type=int, metavar="K", help="cut each demand to its first K aliases"
+    )
     args = parser.parse_args(argv)
+    global ALIASES
+    ALIASES = args.aliases
     if args.build:
         print(dict(build_splits(args.build)))
         return 0

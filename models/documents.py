@@ -71,8 +71,15 @@ def save_documents(session: Session, docs: Sequence[r.Document], run_id: str | N
 
 def save_mentions(session: Session, mentions: Sequence[r.Mention]) -> int:
     """Insert mention rows; return how many were new."""
-    rows = ({**flat_row(m), "kind": str(m.kind)} for m in mentions)
+    rows = ({**_mention_row(m), "kind": str(m.kind)} for m in mentions)
     return insert_ignore(session, t.Mention, rows)
+
+
+def _mention_row(mention: r.Mention) -> dict:
+    """Return the stored fields of a mention (`wording` is the analysis's, not stored)."""
+    row = flat_row(mention)
+    del row["wording"]
+    return row
 
 
 def save_signatures(session: Session, signatures: Mapping[str, bytes]) -> int:

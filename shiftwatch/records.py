@@ -229,6 +229,9 @@ class Mention:
     text: str
     start: int
     end: int
+    # The watchlist alias the text was read as when it names a demand in other words
+    # ("enlargement of the Alliance" for "NATO enlargement"); analysis only, never stored.
+    wording: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

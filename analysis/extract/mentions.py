@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from shiftwatch.analysis.extract.alias_bags import AliasBags
 from shiftwatch.analysis.extract.lemmas import LemmaPhrases
 from shiftwatch.records import Entity, EntityKind, Mention
 
@@ -48,6 +49,7 @@ class _Alias:
     words: tuple[_Word, ...]
     gaps: tuple[str, ...]  # normalized separators between consecutive words
     text: str
+    bag: bool = False  # named in other words (alias_bags.py): `text` is the alias
 
 
 def fold(token: str) -> str:
@@ -113,6 +115,10 @@ class Matcher:
             ),
             gap=0,
         )
+        self._bags = AliasBags(
+            (e for e in self.entities.values() if e.kind == EntityKind.DEMAND),
+            (e for e in self.entities.values() if e.kind == EntityKind.PARTY),
+        )
 
     def _add(self, alias: _Alias | None) -> None:
         if alias is None:
@@ -152,6 +158,8 @@ class Matcher:
                     found.append((tokens[i][0], end, alias))
         if self._lemma_aliases.languages:
             found += self._by_lemma(text, lang or "", found)
+        if self._bags.languages:
+            found += self._by_bag(text, lang or "", found)
         return [
             Mention(
                 document_id=document_id,
@@ -160,6 +168,7 @@ class Matcher:
                 text=text[s:e],
                 start=s,
                 end=e,
+                wording=a.text if a.bag else "",
             )
             for s, e, a in _leftmost_longest(found)
             if a.entity is not _STOP
@@ -176,6 +185,19 @@ class Matcher:
                     (hit.start, hit.end, _Alias(hit.value, (), (), text[hit.start : hit.end]))
                 )
         return out
+
+    def _by_bag(
+        self, text: str, lang: str, found: Sequence[tuple[int, int, _Alias]]
+    ) -> list[tuple[int, int, _Alias]]:
+        """Return demand aliases named in other words (alias_bags.py) where no demand
+        mention found so far overlaps them."""
+        parties = [(s, e, a.entity.id) for s, e, a in found if a.entity.kind == EntityKind.PARTY]
+        demands = [(s, e) for s, e, a in found if a.entity.kind == EntityKind.DEMAND]
+        return [
+            (s, e, _Alias(bag.entity, (), (), bag.alias, bag=True))
+            for s, e, bag in self._bags.finditer(text, lang, parties)
+            if not any(a < e and s < b for a, b in demands)
+        ]
 
 
 def _word_matches(word: _Word, token: str, folded: str) -> bool:

@@ -314,7 +314,7 @@ class StanceModel:
     def _targets(self, text: str, mentions: Sequence[Mention], limit: int) -> list[_Target]:
         """Return the demands named before `limit`, each with the lean of its wording."""
         targets = [
-            _Target(m.entity_id, m.start, m.end, self._polarity(m.entity_id, m.text))
+            _Target(m.entity_id, m.start, m.end, self._mention_polarity(m))
             for m in mentions
             if m.kind == EntityKind.DEMAND and m.end <= limit and m.entity_id in self.demands
         ]
@@ -324,6 +324,18 @@ class StanceModel:
             if not any(a < hit.end and hit.start < b for a, b in taken):
                 targets.append(_Target(hit.value, hit.start, hit.end, -1))
         return sorted(targets, key=lambda t: t.start)
+
+    def _mention_polarity(self, mention: Mention) -> int:
+        """Return the lean of a demand mention's wording. A demand named in other words than
+        its alias ("NATO will not enlarge" for "NATO enlargement") leans as its alias does,
+        flipped by a negation inside the words ("will not")."""
+        if not mention.wording:
+            return self._polarity(mention.entity_id, mention.text)
+        lean = self._polarity(mention.entity_id, mention.wording)
+        inner = fold_text(mention.text)
+        if lean == -1 and any(h.value for h in self.cues.negations.finditer(inner)):
+            return 1
+        return lean
 
     def _polarity(self, demand_id: str, text: str) -> int:
         """Return -1 when an alias names what the demand rules out (unless negated inside it,
@@ -428,6 +440,8 @@ class StanceModel:
         head_reading: _Reading | None = None
         last: _Target | None = None
         for target in targets:
+            if target.polarity >= 0:
+                target = self._governed_lean(sent, target)
             reading = _read(sent, target)
             listed = last is not None and _listed(sent, last, target)
             if reading is None and head is not None and head_reading is not None and listed:
@@ -500,6 +514,18 @@ class StanceModel:
             and _words(sent.folded, n.end, pos) <= NEGATION_REACH
             for n in sent.negations
         )
+
+    def _governed_lean(self, sent: _Sentence, target: _Target) -> _Target:
+        """Return a demand with the lean of the words between its governing cue and it, when
+        they name what the demand rules out: "refusal to admit [Ukraine and Georgia]" is about
+        admission; "lifting restrictions on [exports of Russian fertilisers]" about
+        restrictions."""
+        lo, _ = _clause(sent, target)
+        cues = [h.end for h in sent.cues if lo <= h.start and h.end <= target.start]
+        forbids = self.forbids.get(target.demand_id)
+        if cues and forbids and any(forbids.finditer(sent.folded, max(cues), target.start)):
+            return replace(target, polarity=-1)
+        return target
 
     def _lean(self, sent: _Sentence, target: _Target, lo: int, hi: int) -> int:
         """Return the lean of a demand's wording, for a topic-only alias from the words of its
