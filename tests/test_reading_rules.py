@@ -250,3 +250,30 @@ def test_conditions_for_resuming_are_terms_not_support(grain):
         "зерновой сделки."
     )
     assert _found(grain, text, "ru").get("russia:grain-deal-continuation:open")
+
+
+def test_a_negated_cue_corrected_by_the_next_takes_the_correction(grain):
+    """«не вышла из ..., а приостановила»: "not A, but B" is B's stance (dev ru-grain-016);
+    before this rule the negated "вышла из" read as support for the deal."""
+    text = (
+        "Российский диктатор владимир путин во время экстренной пресс-конференции в "
+        'понедельник, 31 октября, заявил, что россия не вышла из "зерновой сделки", а '
+        "приостановила свое участие в ней."
+    )
+    found = _found(grain, text, "ru")
+    assert "russia:grain-deal-continuation:opposes" in found
+    assert "russia:grain-deal-continuation:supports" not in found
+
+
+def test_words_between_the_cue_and_the_demand_lean_it(grain):
+    """ "lifting restrictions on [exports of Russian fertilisers]": the cue governs the
+    restrictions, what the demand rules out (dev ru-grain-019)."""
+    text = (
+        "Постоянный представитель РФ при Организации Объединенных Наций Василий Небензя заявил "
+        "о невыполнении меморандума России и ООН, который предусматривает обязательства "
+        "всемирной организации по снятию ограничений на экспорт российских удобрений и "
+        "сельскохозяйственной продукции на мировые рынки."
+    )
+    found = _found(grain, text, "ru")
+    assert "russia:russian-agri-exports:supports" in found
+    assert "russia:russian-agri-exports:opposes" not in found

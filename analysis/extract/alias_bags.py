@@ -143,7 +143,10 @@ class AliasBags:
         if not data.get("compounds") or any(s < end <= e for s, e, _ in parties):
             return False
         nxt = _NEXT.match(text, end)
-        return bool(nxt) and nxt.group(1).lower() not in glue_words(lang)
+        if not nxt:
+            return False
+        word = nxt.group(1).lower()
+        return word not in glue_words(lang) and word not in (data.get("phrase_ends") or ())
 
     def _tokens(
         self, text: str, lang: str, parties: Sequence[tuple[int, int, str]]

@@ -122,6 +122,7 @@ class _StanceCues:
     irrealis: GatedPhrases[str]
     intensifiers: GatedPhrases[str]
     breaks: PhraseSet[str]  # "and", "but": present in most sentences, no gate
+    corrections: PhraseSet[str]  # "not A, but B"
     acts: GatedPhrases[str]  # "decision", «решение»: "Russia's decision to quit" is Russia's act
     conditionals: GatedPhrases[str]  # "only if", «при условии»: a stance on terms is `open`
     addressing: GatedPhrases[str]  # "call on", «призвал»: who is called on is not the holder
@@ -152,6 +153,7 @@ def _stance_cues() -> _StanceCues:
             (h, "intensifier") for h in merged_list("stance", "intensifiers")
         ),
         breaks=PhraseSet((b, "break") for b in merged_list("stance", "clause_breaks")),
+        corrections=PhraseSet((c, "instead") for c in merged_list("stance", "corrections")),
         acts=GatedPhrases((a, "act") for a in merged_list("stance", "act_nouns")),
         conditionals=GatedPhrases((c, "if") for c in merged_list("stance", "conditionals")),
         addressing=GatedPhrases((a, "to") for a in merged_list("stance", "addressing")),
@@ -204,6 +206,7 @@ class _Sentence:
     objects: tuple[tuple[int, int], ...] = ()  # the demands named in the sentence
     obligations: tuple[Hit[str], ...] = ()  # "shall": the sentence is an article of a draft
     others: tuple[Hit[str], ...] = ()
+    corrections: tuple[Hit[str], ...] = ()  # "not A, but B": B corrects a negated A
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +395,7 @@ class StanceModel:
                 if not any(h.start <= n.start and n.end <= h.end for h in cues)
             ),
             breaks=free(c.breaks.finditer(folded, s, e)),
+            corrections=free(c.corrections.finditer(folded, s, e)),
             hedges=free(c.hedges.finditer(folded, s, e)),
             irrealis=free(c.irrealis.finditer(folded, s, e)),
             intensifiers=free(c.intensifiers.finditer(folded, s, e)),
@@ -724,6 +728,10 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
         return None  # "appealed to Putin about the extension of the deal": a subject, no stance
     if any(h.start < target.start and lo <= h.start for h in sent.irrealis):
         return None
+    if leftover or any(sign < 0 for _, sign in chain):
+        corrected = _correction(sent, target)
+        if corrected is not None:
+            return corrected
     polarity = 1
     # A topic cue nearest the demand ("refuses to discuss X") makes the alias name the issue.
     topic = bool(chain) and chain[-1][0].value.kind == "topic" and post is None
@@ -753,6 +761,37 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
         hedged=any(lo <= h.start < hi for h in sent.hedges),
         intensified=any(lo <= h.start < hi for h in sent.intensifiers),
     )
+
+
+def _correction(sent: _Sentence, target: _Target) -> _Reading | None:
+    """Return the reading of a cue that corrects a negated one after the demand ("is not
+    pulling out of the deal, only suspending its participation", «не вышла из сделки, а
+    приостановила участие»): the stance is the correction's, the negation says nothing."""
+    for fix in sent.corrections:
+        if fix.start < target.end or _words(sent.folded, target.end, fix.start) > MAX_LINK_WORDS:
+            continue
+        cue = next(
+            (
+                h
+                for h in sent.cues
+                if h.start >= fix.end
+                and h.value.kind in ("favour", "against")
+                and _words(sent.folded, fix.end, h.start) <= 2
+            ),
+            None,
+        )
+        if cue is None:
+            return None
+        sign = (-1 if cue.value.kind == "against" else 1) * (target.polarity or 1)
+        return _Reading(
+            stance=Stance.SUPPORTS if sign > 0 else Stance.OPPOSES,
+            weight=cue.value.weight,
+            outer=cue,
+            postfix=True,
+            hedged=False,
+            intensified=False,
+        )
+    return None
 
 
 def _clause(sent: _Sentence, target: _Target) -> tuple[int, int]:
