@@ -277,3 +277,48 @@ def test_words_between_the_cue_and_the_demand_lean_it(grain):
     found = _found(grain, text, "ru")
     assert "russia:russian-agri-exports:supports" in found
     assert "russia:russian-agri-exports:opposes" not in found
+
+
+def test_not_letting_anyone_close_the_open_door_opposes_non_enlargement(nato):
+    """«не дозволимо закрити політику відчинених дверей»: closing is an `against` cue, the
+    open door the demand's counter-concept (dev uk-019, Sherman via Yevropeiska Pravda)."""
+    text = (
+        '"Ми нікому не дозволимо закрити політику відчинених дверей НАТО, яка завжди була '
+        'центральною для Альянсу", - сказала Шерман.'
+    )
+    found = _found(nato, text, "uk")
+    assert "usa:nato-nonenlargement:opposes" in found
+    assert "usa:nato-nonenlargement:supports" not in found
+
+
+def test_open_to_discussing_is_open(nato):
+    """«Вашингтон открыт к обсуждению вопросов размещения ракет» (dev ru-nato-068)."""
+    text = "При этом Вашингтон открыт к обсуждению вопросов размещения ракет в Европе."
+    assert set(_found(nato, text, "ru")) == {"usa:strike-weapons-ban:open"}
+
+
+def test_the_main_concern_about_a_demand_is_the_speakers_demand(nato):
+    """ "insist that our main concern about the non-expansion of NATO be legally binding"
+    (dev en-nato-026, Ryabkov): both demands are the speaker's."""
+    text = (
+        "“We have submitted documents and insist that our main concern about the non-expansion "
+        "of NATO be legally binding,” Ryabkov said."
+    )
+    found = _found(nato, text, "en")
+    assert {"russia:nato-nonenlargement:supports", "russia:legal-guarantees:supports"} <= set(found)
+
+
+def test_one_first_person_paragraph_of_a_transcript_is_not_a_comment_section():
+    """A State Department briefing (dev en-nato-048): "as you've heard from the deputy, ... we
+    are open to discussing" piles up comment-like voice, but one paragraph is no comment
+    section; the body runs to the end."""
+    from shiftwatch.analysis.text.boundaries import find_body_end
+
+    text = (
+        "Department Press Briefing – January 10, 2022\n\nMR PRICE: Good afternoon.\n\n"
+        "These preliminary ideas, as you’ve heard from the deputy, included missile placement "
+        "and the future of certain missile systems in Europe. We also shared that we are open "
+        "to discussing ways we can set reciprocal limits on the size and scope of military "
+        "exercises."
+    )
+    assert find_body_end(text) is None

@@ -73,6 +73,9 @@ def _comment_cues() -> _CommentCues:
     )
 
 
+VOICE_MAX = 0.95  # the highest score comment-like voice alone gives (chrome gives 1.0)
+
+
 def comment_score(paragraph: str) -> float:
     """Return how much one paragraph reads like a reader comment or page chrome (0..1)."""
     cues = _comment_cues()
@@ -98,7 +101,9 @@ def comment_score(paragraph: str) -> float:
         score += 0.1
     if _attributes(outside, cues):
         score -= 0.4
-    return max(0.0, min(1.0, score))
+    # 1.0 is kept for chrome: one paragraph of a transcript ("as you've heard, we ...") may
+    # pile up comment-like voice, but a single such paragraph is not a comment section.
+    return max(0.0, min(VOICE_MAX, score))
 
 
 def _is_chrome(folded: str, cues: _CommentCues) -> bool:
