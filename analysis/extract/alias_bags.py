@@ -151,23 +151,33 @@ class AliasBags:
     def _tokens(
         self, text: str, lang: str, parties: Sequence[tuple[int, int, str]]
     ) -> list[tuple[int, int, frozenset[str], bool]]:
-        """Return each word with its keys and whether it is glue."""
+        """Return each word with its keys and whether it is glue (only asked, at some cost for
+        Russian and Ukrainian adjectives, right after a key or glue word: a run never starts
+        with glue)."""
         heads, glue = self._heads(lang), glue_words(lang)
+        slavic = lang in ("ru", "uk")
+        spans = sorted(parties)
+        at = 0  # the first party span that may still hold a word
         out = []
+        open_run = False
         for m in _TOKEN.finditer(text):
-            word = m.group()
-            keys: set[str] = {
-                _PARTY + pid for s, e, pid in parties if s <= m.start() and m.end() <= e
-            }
-            low = word.lower().replace("ё", "е")
+            start, end = m.span()
+            while at < len(spans) and spans[at][1] <= start:
+                at += 1
+            keys: set[str] = set()
+            for s, e, pid in spans[at : at + 3]:
+                if s <= start and end <= e:
+                    keys.add(_PARTY + pid)
+            low = m.group().lower().replace("ё", "е")
             if low[:3] in heads:
-                fam = family(word, lang)
+                fam = family(low, lang)
                 keys.add(fam)
                 keys.update(_STEM + fam[:n] for n in range(3, FAMILY + 1))
-            is_glue = not keys and (
-                low in glue or (lang in ("ru", "uk") and is_adjective(low, lang))
+            is_glue = (
+                open_run and not keys and (low in glue or (slavic and is_adjective(low, lang)))
             )
-            out.append((m.start(), m.end(), frozenset(keys), is_glue))
+            open_run = bool(keys) or is_glue
+            out.append((start, end, frozenset(keys), is_glue))
         return out
 
     def _in_run(
