@@ -322,3 +322,22 @@ def test_one_first_person_paragraph_of_a_transcript_is_not_a_comment_section():
         "exercises."
     )
     assert find_body_end(text) is None
+
+
+def test_an_emphatic_repeated_never_is_one_negation(nato):
+    """ "make sure that Ukraine never — never ever — becomes a member of NATO" (dev x-en-003,
+    Ryabkov): the dashes set off a repetition, not a second negation."""
+    text = (
+        "Ryabkov said that it’s “absolutely mandatory to make sure that Ukraine never — never "
+        "ever — becomes a member of NATO.”"
+    )
+    found = _found(nato, text, "en")
+    assert "russia:ukraine-georgia-membership-ban:supports" in found
+    assert "russia:ukraine-georgia-membership-ban:opposes" not in found
+
+
+def test_no_grounds_for_extending_refuses_it(grain):
+    """«оснований для продления зерновой сделки сейчас не усматривается» (dev x-ru-006,
+    headline): "grounds for" sets terms, «не усматривается» after it refuses them."""
+    text = "Песков: оснований для продления зерновой сделки сейчас не усматривается"
+    assert set(_found(grain, text, "ru")) == {"russia:grain-deal-continuation:opposes"}

@@ -128,6 +128,16 @@ def _match_rest(
 
 
 @functools.lru_cache(maxsize=50_000)
+def is_noun(word: str, lang: str) -> bool:
+    """Return True when a word reads first as a noun: pymorphy3's tag in Russian and
+    Ukrainian, a nominal ending (-ion, -ment, -al) elsewhere ("extension", «продлении»)."""
+    low = word.lower()
+    if lang not in _MORPH_LANGS:
+        return low.endswith(("ion", "ions", "ment", "ments", "al", "als"))
+    return _morph(lang).parse(low)[0].tag.POS == "NOUN"
+
+
+@functools.lru_cache(maxsize=50_000)
 def is_adjective(word: str, lang: str) -> bool:
     """Return True when a Russian or Ukrainian word reads first as an adjective or participle
     ("новая", "ядерну"); False for other languages, which mark this by word order."""

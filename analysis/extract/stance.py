@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shiftwatch.analysis.extract.lemmas import LemmaPhrases
+from shiftwatch.analysis.extract.lemmas import LemmaPhrases, is_noun
 from shiftwatch.analysis.extract.lexicon import (
     Hit,
     PhraseSet,
@@ -69,6 +69,8 @@ from shiftwatch.records import (
 # about one time in four (bench/results.md), too weak to count.
 LOOSE_CONFIDENCE = 0.3
 NEGATION_REACH = 4  # words between a negation and the cue or demand it flips
+PARTICIPATION_WEIGHT = 0.75  # the weight of participation cues (extend, suspend) in lexicons
+NOMINAL_FACTOR = 0.8  # a participation noun alone: the act named, nobody's will to it
 DEMAND_CUE_WEIGHT = 0.9  # a demand's own cue, from its watchlist entry
 _BOTH = frozenset({"both"})
 MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
@@ -207,6 +209,7 @@ class _Sentence:
     obligations: tuple[Hit[str], ...] = ()  # "shall": the sentence is an article of a draft
     others: tuple[Hit[str], ...] = ()
     corrections: tuple[Hit[str], ...] = ()  # "not A, but B": B corrects a negated A
+    lang: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +399,7 @@ class StanceModel:
             ),
             breaks=free(c.breaks.finditer(folded, s, e)),
             corrections=free(c.corrections.finditer(folded, s, e)),
+            lang=lang,
             hedges=free(c.hedges.finditer(folded, s, e)),
             irrealis=free(c.irrealis.finditer(folded, s, e)),
             intensifiers=free(c.intensifiers.finditer(folded, s, e)),
@@ -755,12 +759,24 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     outer = polar[0] if polar else post[0]  # type: ignore[index]
     return _Reading(
         stance=stance,
-        weight=max(h.value.weight for h, _ in items if h.value.kind != "topic"),
+        weight=_weight(sent, [h for h, _ in items if h.value.kind != "topic"]),
         outer=outer,
         postfix=not chain,
         hedged=any(lo <= h.start < hi for h in sent.hedges),
         intensified=any(lo <= h.start < hi for h in sent.intensifiers),
     )
+
+
+def _weight(sent: _Sentence, polar: Sequence[Hit[_Cue]]) -> float:
+    """Return a reading's cue strength. A participation noun alone ("the situation with the
+    extension of the deal", «ситуация с продлением сделки») names the act, nobody's will to
+    it: it weighs `NOMINAL_FACTOR` less, so that alone it cannot move a position."""
+    weight = max(h.value.weight for h in polar)
+    if len(polar) == 1 and polar[0].value.weight <= PARTICIPATION_WEIGHT:
+        first = _WORD.search(sent.folded, polar[0].start, polar[0].end)
+        if first and is_noun(first.group(), sent.lang):
+            weight *= NOMINAL_FACTOR
+    return weight
 
 
 def _correction(sent: _Sentence, target: _Target) -> _Reading | None:
@@ -824,7 +840,9 @@ def _prefix_chain(sent: _Sentence, lo: int, stop: int) -> tuple[list[tuple[Hit[_
         ):
             pending = False  # "had not seen adequate consideration of our demands": too far
         if kind == "comma":
-            pending = False  # a negation left unabsorbed does not cross a comma
+            # a negation left unabsorbed does not cross a comma; right before one it is
+            # repeated for emphasis ("never — never ever — becomes")
+            pending = pending and _repeated_negation(sent, last, pos)
         elif kind == "neg":
             pending = pending or bool(hit.value)
         else:
@@ -844,6 +862,23 @@ def _prefix_chain(sent: _Sentence, lo: int, stop: int) -> tuple[list[tuple[Hit[_
     if chain and _words(sent.folded, chain[-1][0].end, stop) > MAX_CUE_GAP:
         return [], False  # the nearest cue is too far from the demand to govern it
     return chain, pending
+
+
+def _repeated_negation(sent: _Sentence, last: int, comma: int) -> bool:
+    """Return True when a negation right before a comma or dash is repeated right after it
+    ("never — never ever —"): one emphatic negation, not a negation left behind."""
+    if _words(sent.folded, last, comma) > 1:
+        return False
+    after = any(
+        n.value and n.start > comma and _words(sent.folded, comma, n.start) == 0
+        for n in sent.negations
+    )
+    before = max((c.end for c in sent.commas if c.end <= last), default=-1)
+    inside = any(  # the closing dash of "— never ever —"
+        n.value and n.start >= before and _words(sent.folded, before, n.start) == 0
+        for n in sent.negations
+    )
+    return after or (before >= 0 and inside and _words(sent.folded, before, comma) <= 2)
 
 
 def _free_words(sent: _Sentence, a: int, b: int) -> int:
