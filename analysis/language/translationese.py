@@ -14,6 +14,8 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
   "MOSCOW, January 26 - RIA Novosti").
+- ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
+  makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
   the same text ("OSCE" and "OBSE", "CPC" and "CCP"), as engines do from languages with another
   word order.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from shiftwatch.analysis.language.agreement import find_broken_agreement
 from shiftwatch.analysis.language.profile import profile_distance
 from shiftwatch.records import MTArtifact
 
@@ -72,6 +75,7 @@ def find_translationese(text: str, language: str) -> list[MTArtifact]:
         *find_mixed_script(text),
         *find_acronym_variants(text),
         *(find_source_typography(text) if language == "en" else []),
+        *find_broken_agreement(text, language),
     ]
 
 
