@@ -37,7 +37,7 @@ untranslated_fragment 0.3, mojibake 0.3, name_variants 0.25 (two spellings in th
 disclaimer 0.95, calque 0.85, untranslated_fragment 0.6, mojibake 0.3, name_variants 0.25,
 punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.35 (cap
 0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4), broken_agreement 0.3 per pair (cap
-0.45), sentence_joins 0.3 (cap 0.4).
+0.45).
 
 A text is flagged (`MTResult.flagged`) when score >= MT_THRESHOLD (0.5): one disclaimer does it;
 one calque never does alone, two distinctive ones do, and so does a calque with evidence of
@@ -80,7 +80,6 @@ CAPS: dict[str, float] = {
     "acronym_variants": 0.3,
     "source_typography": 0.4,
     "broken_agreement": 0.45,
-    "sentence_joins": 0.4,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph

@@ -14,11 +14,6 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
   "MOSCOW, January 26 - RIA Novosti").
-- ``sentence_joins``: in English, sentences glued together without a space ("the
-  conference.There", "country.Who"), as a pipeline leaves them when it re-joins translated
-  sentences; at least `MIN_JOINS` in a text. Dev split: 2 of 20 machine translations without a
-  notice, 0 of 15 human English texts and 0 of 48 English pages of the copy pairs (a domain name
-  or an initial never matches: a lower-case word, then a capitalised word of 3+ letters).
 - ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
   makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
@@ -45,8 +40,6 @@ PROFILE_STRONG_WEIGHT = 0.25
 MIXED_SCRIPT_WEIGHT = 0.35
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
-JOIN_WEIGHT = 0.3
-MIN_JOINS = 2  # one glued pair is a typo; two are a pipeline
 
 _LATIN = "A-Za-z"
 _CYRILLIC = "А-Яа-яЁёІіЇїЄєҐґ"
@@ -54,7 +47,6 @@ _MIXED_RE = re.compile(
     f"\\b(?=[{_LATIN}{_CYRILLIC}]*[{_LATIN}])(?=[{_LATIN}{_CYRILLIC}]*[{_CYRILLIC}])"
     f"[{_LATIN}{_CYRILLIC}]{{2,}}\\b"
 )
-_JOIN_RE = re.compile(r"(?<![A-Z.])[a-z]{2,}[.,;][A-Z][a-z]{2,}")
 _ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _TYPOGRAPHY = (
@@ -83,7 +75,6 @@ def find_translationese(text: str, language: str) -> list[MTArtifact]:
         *find_mixed_script(text),
         *find_acronym_variants(text),
         *(find_source_typography(text) if language == "en" else []),
-        *(find_sentence_joins(text) if language == "en" else []),
         *find_broken_agreement(text, language),
     ]
 
@@ -172,21 +163,3 @@ def find_source_typography(text: str) -> list[MTArtifact]:
                 )
             )
     return found
-
-
-def find_sentence_joins(text: str) -> list[MTArtifact]:
-    """Return sentences glued without a space, when there are at least `MIN_JOINS`."""
-    found = list(_JOIN_RE.finditer(text))
-    if len(found) < MIN_JOINS:
-        return []
-    return [
-        MTArtifact(
-            kind="sentence_joins",
-            evidence=match.group(),
-            start=match.start(),
-            end=match.end(),
-            weight=JOIN_WEIGHT,
-            detail="no space after the end of a sentence",
-        )
-        for match in found
-    ]
