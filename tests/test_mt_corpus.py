@@ -34,9 +34,9 @@ FROZEN = {
     "texts.jsonl": "b1e760cfbcc4ed877c9a50686bffcfdc774a2c82f382874e0b108b7e799ebfd1",
     "pairs.jsonl": "39f8dcd8f57d18e32240753b8537ff3c853933012ae4083cf60724ca1237b65d",
 }
-# Pinned floors, per split (measured 2026-12-03; bench/results.md).
+# Pinned floors, per split (measured 2026-12-03, last on branch mt2; bench/results.md).
 MT_FLOORS = {
-    "dev": {"recall_notice": 1.0, "recall_silent": 0.45, "human_flagged": 0.0},
+    "dev": {"recall_notice": 1.0, "recall_silent": 0.5, "human_flagged": 0.0},
     "test": {"recall_notice": 1.0, "recall_silent": 0.5, "human_flagged": 0.0},
 }
 COPY_FLOORS = {"dev": 13 / 15, "test": 4 / 5}

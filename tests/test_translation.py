@@ -426,3 +426,16 @@ def test_no_notice_found_in_real_human_news():
     ]
     texts += [f.read_text("utf-8") for f in (ROOT / "data/seeds").glob("*.txt")]
     assert sum(bool(list(find_notices(t))) for t in texts) == 0
+
+
+def test_broken_agreement_needs_two_slips_and_skips_relatives_and_participles():
+    from shiftwatch.analysis.language.agreement import broken_pairs, find_broken_agreement
+
+    slips = "Сторони обговорили важливий питання у тимчасового майданчику біля кордону."
+    assert [m.group() for m in broken_pairs(slips, "uk")[0]] == ["важливий", "тимчасового"]
+    assert {a.kind for a in find_broken_agreement(slips, "uk")} == {"broken_agreement"}
+    one = "Сторони обговорили важливе питання у тимчасового майданчику біля кордону."
+    assert find_broken_agreement(one, "uk") == []
+    human = "Это позиция, которую Запад не принял; компании, обеспечивающих перевод, нет."
+    assert broken_pairs(human, "ru")[0] == []
+    assert find_broken_agreement(slips, "en") == []
