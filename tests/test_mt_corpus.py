@@ -200,3 +200,18 @@ def test_one_translationese_signal_alone_never_flags() -> None:
     text = "– There are major differences – he stressed at the conference after the talks."
     result = find_mt_artifacts(text, language="en")
     assert result.kinds == {"source_typography"} and not result.flagged
+
+
+def test_timestamps_go_and_a_dateline_starts_a_paragraph() -> None:
+    page = (
+        "Finland, Sweden move ahead toward possible NATO membership\n"
+        "HELSINKI (AP) — European Union nations Finland and Sweden have reached important "
+        "stages on their way to possible NATO membership.\n"
+        "Apr 13, 2022, 7:39 AM | Updated: 7:49 am\n"
+        "The talks resumed at 10:30 on Monday, after a break of two hours, officials said.\n"
+    )
+    lines = strip_chrome(page).splitlines()
+    assert lines[0] == "Finland, Sweden move ahead toward possible NATO membership"
+    assert lines[1].startswith("HELSINKI (AP)")
+    assert not any("Updated" in line for line in lines)
+    assert lines[-1].startswith("The talks resumed at 10:30")

@@ -125,7 +125,8 @@ LEAD_ROWS = 2
 LEAD_PREFILTER_JACCARD = 0.2  # estimated Jaccard of the openings that keeps a lead candidate
 _LEAD_SALT = np.uint32(0x5BD1E995)  # keeps lead band keys apart from body band keys
 
-_FORMAT_VERSION = 2  # 2: chrome stripped before shingling; opening MinHash stored
+_FORMAT_VERSION = 3  # 2: chrome stripped before shingling; opening MinHash stored; 3: timestamp
+# lines are chrome and a dateline starts a paragraph (stored signatures are recomputed once)
 _HEADER = struct.Struct("<4sBBHII")  # magic, version, shingle words, num_perm, seed, shingles
 _MAGIC = b"SWMH"
 _MAX32 = np.uint32(0xFFFFFFFF)
