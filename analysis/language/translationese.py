@@ -22,6 +22,12 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   0 of 39 corpus texts, 1 of 171 stance-corpus pages, 4 of 57 copy-pair pages (non-native
   English of Russian and Georgian outlets among them); one such page is flagged with a name
   variant, as before the per-dash count.
+- ``mixed_quotes``: in a Latin-script language, a quotation opened with one kind of mark and
+  closed with another on one line ('«wird Moskau … darstellen"', '"Ohne sie … zu führen»'): a
+  pipeline converts the source's guillemets one at a time. A line whose « and » do not pair
+  up and that also holds a straight or curly double quote. Fired on human text, dev split:
+  0 of 40 corpus texts, 0 of 57 copy-pair pages, 0 of 171 stance-corpus pages (en, ru, uk);
+  2 of 26 machine translations without a notice (both German).
 - ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
   makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
@@ -48,6 +54,11 @@ PROFILE_STRONG_WEIGHT = 0.25
 MIXED_SCRIPT_WEIGHT = 0.35
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
+MIXED_QUOTES_WEIGHT = 0.4  # as a distinctive calque: it never fired on human text (module doc)
+_LATIN_LANGUAGES = frozenset(
+    "en de fr it es pt nl sv no da fi pl cs sk sl hr ro hu tr lt lv et".split()  # noqa: SIM905
+)
+_DOUBLE_QUOTES = ('"', "“", "”", "„")
 
 _LATIN = "A-Za-z"
 _CYRILLIC = "А-Яа-яЁёІіЇїЄєҐґ"
@@ -81,6 +92,7 @@ def find_translationese(text: str, language: str) -> list[MTArtifact]:
         *find_mixed_script(text),
         *find_acronym_variants(text),
         *(find_source_typography(text) if language == "en" else []),
+        *(find_mixed_quotes(text) if language in _LATIN_LANGUAGES else []),
         *find_broken_agreement(text, language),
     ]
 
@@ -180,3 +192,27 @@ def _evidence_end(text: str, match: re.Match[str], context: int = 40) -> int:
     line_end = text.find("\n", match.end())
     line_end = len(text) if line_end == -1 else line_end
     return max(match.end(), min(line_end, match.end() + context))
+
+
+def find_mixed_quotes(text: str) -> list[MTArtifact]:
+    """Return each line whose guillemets do not pair up while it also uses double quotes: one
+    quotation opened with one kind of mark and closed with another."""
+    found = []
+    start = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if body.count("«") != body.count("»") and any(q in body for q in _DOUBLE_QUOTES):
+            at = start + min(i for i in (body.find("«"), body.find("»")) if i >= 0)
+            end = min(at + 60, start + len(body))
+            found.append(
+                MTArtifact(
+                    kind="mixed_quotes",
+                    evidence=text[at:end],
+                    start=at,
+                    end=end,
+                    weight=MIXED_QUOTES_WEIGHT,
+                    detail="quotation opened and closed with different marks",
+                )
+            )
+        start += len(line)
+    return found
