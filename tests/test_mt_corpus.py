@@ -187,6 +187,8 @@ def test_acronym_variants() -> None:
         ("Washington. 1st of February. INTERFAX - The reaction of the United States", True),
         ("MOSCOW, January 26 - RIA Novosti. Russia's security will be ensured.", True),
         ("The «conciliatory tone» of the talks allows us to hope.", True),
+        ('"So for now, I remain moderately optimistic." he says.', True),
+        ('"So for now, I remain moderately optimistic," he says.', False),
         ("MOSCOW, Jan 26 (Reuters) - Russia's security — he said — will be ensured.", False),
         ('"We are ready," she said. The talks — long and tense — ended.', False),
     ],
