@@ -7,7 +7,11 @@ of the rate (per word) of each of its most frequent function words and punctuati
 the mean sentence length. Sources: the human texts of the corpus's dev split
 (tests/corpus/mt/texts.jsonl) and both sides of its dev pairs, except pages of content farms that
 machine-rewrite agency copy (`MACHINE_MADE`). The test split is never read, so that false-positive
-rates measured on it are honest. `--check` rebuilds in memory and fails if the stored files differ.
+rates measured on it are honest. Languages with few human texts in the corpus (uk, de) also
+draw on `news_profile_extra.jsonl`: the feature rates (not the text) of human news pages found
+with the search tool's `pages` corpus, each with its URL, all of them in the dev split by the
+corpus's URL hash (`mt_corpus.split_of`). `--check` rebuilds in memory and fails if the stored
+files differ.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import mt_corpus  # noqa: E402
 
 OUT = ROOT / "analysis" / "lexicons" / "profiles"
+EXTRA = ROOT / "bench" / "news_profile_extra.jsonl"
 LANGUAGES = ("en", "ru", "uk", "de")
 MIN_TEXTS = 8  # a language with fewer human texts gets no profile
 MACHINE_MADE = (  # pair pages that are machine-rewritten copies, not human text
@@ -49,14 +54,32 @@ def human_texts() -> dict[str, list[str]]:
     return by_lang
 
 
+def measured_texts() -> dict[str, list[tuple[dict[str, float], int]]]:
+    """Return the (rates, words) of the extra human pages by language (dev-split URLs only)."""
+    by_lang: dict[str, list[tuple[dict[str, float], int]]] = defaultdict(list)
+    for line in EXTRA.read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if mt_corpus.split_of(record["url"]) == "dev":
+            by_lang[record["lang"]].append((record["rates"], record["words"]))
+    return by_lang
+
+
 def build() -> dict[str, dict]:
     """Return the profile of each language with enough texts."""
-    from shiftwatch.analysis.language.profile import build_profile
+    from shiftwatch.analysis.language.profile import MIN_WORDS, build_profile, text_rates
 
     profiles = {}
-    for lang, texts in sorted(human_texts().items()):
-        if lang in LANGUAGES and len(texts) >= MIN_TEXTS:
-            profiles[lang] = build_profile(lang, sorted(set(texts)))
+    extra = measured_texts()
+    for lang in LANGUAGES:
+        texts = sorted(set(human_texts().get(lang, [])))
+        measured = extra.get(lang, [])
+        found = [*(text_rates(t, lang) for t in texts), *measured]
+        if sum(words >= MIN_WORDS for _, words in found) < MIN_TEXTS:
+            continue
+        source = "human news texts of tests/corpus/mt (dev split)"
+        if measured:
+            source += f" and {len(measured)} pages of bench/news_profile_extra.jsonl"
+        profiles[lang] = build_profile(lang, texts, measured, source + "; bench/news_profile.py")
     return profiles
 
 

@@ -147,6 +147,27 @@ def move_canonical(session: Session, cluster_id: str, canonical_id: str) -> None
     )
 
 
+def move_to_clusters(session: Session, moves: Mapping[str, str]) -> None:
+    """Put stored documents, and their stances, into other clusters ({document id: cluster id}):
+    a run's later chunk brought a better-ranked copy one batch would have placed first."""
+    for document_id, cluster_id in moves.items():
+        session.execute(
+            update(t.Document).where(t.Document.id == document_id).values(cluster_id=cluster_id)
+        )
+        session.execute(
+            update(t.StanceObservation)
+            .where(t.StanceObservation.document_id == document_id)
+            .values(cluster_id=cluster_id)
+        )
+
+
+def cluster_members(session: Session, cluster_ids: Iterable[str]) -> list[r.StoredText]:
+    """Return what the canonical rule needs of every member of the clusters (no text)."""
+    columns = [c for c in _TEXT_COLUMNS if c is not t.Document.text]
+    rows = rows_in(session, select(*columns), t.Document.cluster_id, cluster_ids)
+    return [r.StoredText(text="", **row._mapping) for row in rows]
+
+
 def to_document(row: t.Document) -> r.Document:
     """Return the record of a stored document (for re-analysis)."""
     return r.Document(

@@ -107,13 +107,7 @@ def _core_stances(path: Path) -> set[tuple[object, ...]]:
         return set(db.execute(query))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect since the real-page dedupe (chrome stripping, opening index) met "
-    "chunked ingest: which synthetic copies join a cluster depends on the chunk size "
-    "(stances, mentions and signatures are equal; see the test above)",
-)
-@pytest.mark.parametrize("chunk_items", [1, 40])
+@pytest.mark.parametrize("chunk_items", [1, 7, 40])
 def test_a_run_in_chunks_clusters_what_one_batch_clusters(analyzer, items, tmp_path, chunk_items):
     stored = {}
     for name, size in (("batch", 100_000), ("chunks", chunk_items)):

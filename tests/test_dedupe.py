@@ -243,6 +243,32 @@ def test_a_late_arriving_original_takes_over_a_stored_cluster() -> None:
     )
 
 
+@pytest.mark.parametrize("size", [1, 7])
+def test_chunks_in_any_order_cluster_as_one_batch(size: int) -> None:
+    """A run's earlier chunks are placed again when a better-ranked copy arrives later."""
+    items, _ = _corpus()
+    one = assign_clusters(items, DuplicateIndex(), lambda ids: {})
+    index, store = DuplicateIndex(), {}
+    arriving = items[::-1]  # worst order: the originals come last
+    for start in range(0, len(arriving), size):
+        chunk = arriving[start : start + size]
+        plan = assign_clusters(chunk, index, _store_loader(store), revisable=set(store))
+        _apply(plan, index, store, chunk)
+        for move in plan.moves:
+            store[move.document_id] = replace(store[move.document_id], cluster_id=move.cluster_id)
+    assert _members({d.document_id: d.cluster_id for d in one.decisions}) == _members(
+        {i: s.cluster_id for i, s in store.items()}
+    )
+
+
+def _members(cluster_of: dict[str, str]) -> set[frozenset[str]]:
+    """Return the clusters as sets of members (labels depend on arrival order)."""
+    groups: dict[str, set[str]] = {}
+    for doc, cluster in cluster_of.items():
+        groups.setdefault(cluster, set()).add(doc)
+    return {frozenset(g) for g in groups.values()}
+
+
 def test_duplicate_ids_in_one_batch_are_decided_once() -> None:
     item = DedupeItem(id="a", text=_text("003_81a0b7252b9ca6bb.txt"))
     plan = assign_clusters([item, item], DuplicateIndex(), lambda ids: {})

@@ -426,3 +426,37 @@ def test_no_notice_found_in_real_human_news():
     ]
     texts += [f.read_text("utf-8") for f in (ROOT / "data/seeds").glob("*.txt")]
     assert sum(bool(list(find_notices(t))) for t in texts) == 0
+
+
+def test_broken_agreement_needs_two_slips_and_skips_relatives_and_participles():
+    from shiftwatch.analysis.language.agreement import broken_pairs, find_broken_agreement
+
+    slips = "Сторони обговорили важливий питання у тимчасового майданчику біля кордону."
+    assert [m.group() for m in broken_pairs(slips, "uk")[0]] == ["важливий", "тимчасового"]
+    assert {a.kind for a in find_broken_agreement(slips, "uk")} == {"broken_agreement"}
+    one = "Сторони обговорили важливе питання у тимчасового майданчику біля кордону."
+    assert find_broken_agreement(one, "uk") == []
+    human = "Это позиция, которую Запад не принял; компании, обеспечивающих перевод, нет."
+    assert broken_pairs(human, "ru")[0] == []
+    assert find_broken_agreement(slips, "en") == []
+
+
+def test_a_quotation_opened_and_closed_with_different_marks():
+    from shiftwatch.analysis.language.translationese import find_mixed_quotes
+
+    assert (
+        len(find_mixed_quotes('Bis 2028 «wird Moskau eine Bedrohung sein", berichtet Welt.')) == 1
+    )
+    assert len(find_mixed_quotes('"Ohne sie ist es unmöglich, zu verhandeln»\n#tag')) == 1
+    assert find_mixed_quotes('«Er sagte "ja" und ging», schrieb sie. "Gut", sagte er.') == []
+    assert find_mixed_quotes("«Eins» und »zwei« und „drei“.") == []
+
+
+def test_a_german_quotation_closes_with_the_english_opening_mark():
+    from shiftwatch.analysis.language.translation import find_name_variants
+
+    text = (
+        "Das sagte der Sprecher Dmitry Peskov am Mittwoch.\n"
+        "„Wir hoffen auf Verhandlungen“, sagte Peskow am Donnerstag."
+    )
+    assert [a.evidence for a in find_name_variants(text, language="de")] == ["Peskow"]

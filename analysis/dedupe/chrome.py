@@ -12,6 +12,8 @@ dropped here line by line before shingling:
   "Image source:", "©", "Фото:", ...), whatever its length;
 - a line of fields set apart by "|" (bylines, timestamps, menus), or cut off mid-word with "..."
   (a teaser or a truncated caption);
+- a timestamp line: at most `STAMP_MAX_WORDS` words with a clock time and no sentence end
+  ("Apr 13, 2022, 7:39 AM | Updated: 7:49 am");
 - a line of boilerplate (`BOILERPLATE_RE`: "READ MORE", "ALSO READ", "Share your thoughts",
   "Leave a Reply", "DMCA", licence footers, "Читайте также", ...).
 
@@ -39,8 +41,14 @@ CAPTION_MAX_WORDS = 80  # a longer line is story text, whatever credit or teaser
 WRAP_MIN_CHARS = 35  # a line this long that stops mid-sentence was wrapped, not set apart
 OPENING_SENTENCES = 3
 OPENING_MIN_WORDS = 8  # a line shorter than this is not where a story opens (a dateline, a kicker)
+STAMP_MAX_WORDS = 12  # a timestamp line with a clock time is at most this long
 REPEATED_MIN_DOCS = 3  # a line in this many documents of one source is that source's chrome
 
+_CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
+# A wire dateline opening a paragraph: "HELSINKI (AP) — ", "MOSCOW, Jan 26 (Reuters) - ".
+_DATELINE_RE = re.compile(
+    r"[A-ZА-ЯЁ]{3,}[A-ZА-ЯЁ .'-]*(?:,[^\n()]{1,30})?\s*(?:\([^)\n]{1,40}\))?\s*[—–-]\s"
+)
 _TEASER_RE = re.compile(r"\w(?:\.\.\.|…)$")  # "... pose for p..." (not "...", not "etc. ...")
 _SENTENCE_END_RE = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
 CREDIT_RE = re.compile(
@@ -91,13 +99,22 @@ def _is_marked_chrome(text: str) -> bool:
     """Return whether a line is a credit, boilerplate, a "|"-separated byline or a teaser."""
     if len(text.split()) > CAPTION_MAX_WORDS:
         return False  # a paragraph of story text that mentions a photo or ends in "..."
-    if text.count("|") >= 2 or _TEASER_RE.search(text) is not None:
+    if text.count("|") >= 2 or _TEASER_RE.search(text) is not None or _is_timestamp(text):
         return True
     lowered = text.lower()  # the expressions are slow on long lines: test their words first
     if any(marker in lowered for marker in _CREDIT_MARKERS) and CREDIT_RE.search(text):
         return True
     return any(marker in lowered for marker in _BOILERPLATE_MARKERS) and bool(
         BOILERPLATE_RE.search(text)
+    )
+
+
+def _is_timestamp(text: str) -> bool:
+    """Return whether a line is a publication or update time rather than a sentence."""
+    return (
+        len(text.split()) <= STAMP_MAX_WORDS
+        and _CLOCK_RE.search(text) is not None
+        and not _SENTENCE_END_RE.search(text)
     )
 
 
@@ -126,7 +143,8 @@ def unwrap(text: str) -> list[str]:
 
     A line continues the one before it when that one is at least `WRAP_MIN_CHARS` long and does
     not end a sentence, or when it starts in lower case after a line that does not end one.
-    A blank line always ends a paragraph.
+    A blank line always ends a paragraph, and so does a wire dateline ("HELSINKI (AP) —"): the
+    line before it is a headline, which another outlet sets apart.
     """
     lines: list[str] = []
     unfinished = long_line = False  # about the last line kept
@@ -136,7 +154,8 @@ def unwrap(text: str) -> list[str]:
             unfinished = False
             lines.append("")
             continue
-        if lines and unfinished and (long_line or line[:1].islower()):
+        joins = long_line and not _DATELINE_RE.match(line)
+        if lines and unfinished and (joins or line[:1].islower()):
             lines[-1] = f"{lines[-1]} {line}"
         else:
             lines.append(line)

@@ -63,6 +63,14 @@ canonical member is chosen by rule: not machine-translated over translated, then
 publication time, dated over undated, then the smaller id. A later-arriving better member takes
 over (`CanonicalChange`). Clusters are never merged: a document that matches two clusters joins
 the one it resembles most, so a chain of small edits cannot drift into one giant cluster.
+
+**Chunk size does not matter.** A batch places its documents in canonical order, each among the
+documents ranked before it. A run read in chunks has stored some documents before a
+better-ranked copy arrived; the documents of the run's earlier chunks (`revisable`) that may
+match a document placed now and rank after it, and those that may match them, are placed again
+with the batch (`DedupePlan.moves`), and every candidate list keeps the best `MAX_CONFIRM` of
+the stored and the batch's own together, ties broken by id. A run in chunks of 1, 7 or all of
+its items clusters alike (tests/test_chunked_ingest.py); documents of earlier runs never move.
 """
 
 from __future__ import annotations
@@ -117,7 +125,8 @@ LEAD_ROWS = 2
 LEAD_PREFILTER_JACCARD = 0.2  # estimated Jaccard of the openings that keeps a lead candidate
 _LEAD_SALT = np.uint32(0x5BD1E995)  # keeps lead band keys apart from body band keys
 
-_FORMAT_VERSION = 2  # 2: chrome stripped before shingling; opening MinHash stored
+_FORMAT_VERSION = 3  # 2: chrome stripped before shingling; opening MinHash stored; 3: timestamp
+# lines are chrome and a dateline starts a paragraph (stored signatures are recomputed once)
 _HEADER = struct.Struct("<4sBBHII")  # magic, version, shingle words, num_perm, seed, shingles
 _MAGIC = b"SWMH"
 _MAX32 = np.uint32(0xFFFFFFFF)
@@ -387,6 +396,7 @@ class Candidate:
     document_id: str
     jaccard: float  # estimated from 16 bits of each MinHash value
     containment: float  # estimated from that Jaccard and the two shingle counts
+    score: float = 0.0  # what candidates are ranked by: the body's or the opening's Jaccard
 
 
 _BAND_SEEDS = np.random.default_rng(SEED).integers(1, 2**63, size=BANDS, dtype=np.uint64) | 1
@@ -512,14 +522,19 @@ class DuplicateIndex:
         # A copy is kept for its body's estimated Jaccard, an edited copy for its opening's.
         keep = np.flatnonzero((jaccard >= min_jaccard) | (lead_jaccard >= LEAD_PREFILTER_JACCARD))
         rank = np.maximum(jaccard, lead_jaccard)[keep]
-        keep = keep[np.argsort(-rank, kind="stable")][:limit]
+        order = np.argsort(-rank, kind="stable")[:limit]
+        keep, rank = keep[order], rank[order]
         rows, jaccard = rows[keep], jaccard[keep]
         sizes = self._sizes[rows].astype(np.float64)
         common = jaccard * (sizes + signature.shingles) / (1.0 + jaccard)
         containment = np.minimum(common / np.maximum(np.minimum(sizes, signature.shingles), 1), 1)
         return [
-            Candidate(document_id=self._ids[row], jaccard=float(j), containment=float(c))
-            for row, j, c in zip(rows.tolist(), jaccard.tolist(), containment.tolist(), strict=True)
+            Candidate(
+                document_id=self._ids[row], jaccard=float(j), containment=float(c), score=float(r)
+            )
+            for row, j, c, r in zip(
+                rows.tolist(), jaccard.tolist(), containment.tolist(), rank.tolist(), strict=True
+            )
         ]
 
     def memory_bytes(self) -> int:
@@ -661,10 +676,13 @@ class CanonicalChange:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DedupePlan:
-    """What a batch changes: a decision per new document, and canonicals that moved."""
+    """What a batch changes: a decision per new document, canonicals that moved, and the
+    stored documents of this run placed again in another cluster (`moves`; see
+    `assign_clusters`)."""
 
     decisions: tuple[ClusterDecision, ...]
     canonical_changes: tuple[CanonicalChange, ...] = ()
+    moves: tuple[ClusterDecision, ...] = ()
 
 
 Loader = Callable[[Collection[str]], Mapping[str, DedupeItem]]
@@ -751,36 +769,80 @@ class _Batch:
     decided: list[tuple[str, MatchKind, str | None, float, float, Signature | None]] = field(
         default_factory=list
     )
+    revised: dict[str, DedupeItem] = field(default_factory=dict)  # stored, placed again
 
 
 def assign_clusters(
-    new_docs: Sequence[DedupeItem], index: DuplicateIndex, load: Loader
+    new_docs: Sequence[DedupeItem],
+    index: DuplicateIndex,
+    load: Loader,
+    revisable: Collection[str] = frozenset(),
 ) -> DedupePlan:
     """Return the cluster of each new document (and moved canonicals), exact and near copies alike.
 
     `load(ids)` returns stored documents by id (text, cluster_id, duplicate_of, published_at,
-    translated); it is called at most twice. `index` is only read: once the plan is stored,
+    translated). `index` is only read: once the plan is stored,
     `index.add(decision.document_id, decision.signature)` for each decision with a signature.
-    Documents within the batch are matched with each other too.
+    Documents within the batch are matched with each other too, in canonical order.
+
+    `revisable`: stored documents that may be placed again (a run's earlier chunks). One batch
+    places its documents in canonical order, each among those ranked before it; a run read in
+    chunks stored some of them before a better-ranked copy arrived. Those that may match a
+    document placed now and rank after it (and, in turn, those that may match them) are placed
+    again with this batch, so the clusters do not depend on the chunk size (`plan.moves`).
     """
     batch = _Batch()
     items = sorted({item.id: item for item in reversed(new_docs)}.values(), key=canonical_rank)
     known = [item.id for item in items if item.id in index]
     fresh = [item for item in items if item.id not in index]
     signatures = {item.id: _member(batch, item).signature() for item in fresh}
-    shortlists = {item.id: _shortlist(index, signatures[item.id]) for item in fresh}
-    wanted = set(known).union(*[set(ids) for ids in shortlists.values()])
+    revisable = set(revisable).difference(known)
+    batch.revised = _to_revise(index, load, fresh, signatures, revisable)
+    for item in batch.revised.values():
+        signatures[item.id] = _member(batch, item).signature()
+    work = sorted([*fresh, *batch.revised.values()], key=canonical_rank)
+    placing = set(signatures)
+    shortlists = {i.id: _shortlist(index, signatures[i.id], placing) for i in work}
+    wanted = set(known).union(*[{c.document_id for c in found} for found in shortlists.values()])
     stored = _load_stored(load, wanted, batch)
     for document_id in known:
         _echo_known(batch, stored.get(document_id), document_id)
-    for item in fresh:
-        _place(
-            batch,
-            item,
-            signatures[item.id],
-            [stored[i] for i in shortlists[item.id] if i in stored],
-        )
+    for item in work:
+        found = [c for c in shortlists[item.id] if c.document_id in stored]
+        _place(batch, item, signatures[item.id], found)
     return _plan(batch)
+
+
+def _to_revise(
+    index: DuplicateIndex,
+    load: Loader,
+    fresh: Sequence[DedupeItem],
+    signatures: Mapping[str, Signature],
+    revisable: set[str],
+) -> dict[str, DedupeItem]:
+    """Return the `revisable` stored documents one batch would have placed after a document
+    placed now: those ranked after a fresh document they may match, then after those, and so on
+    (candidates without the `MAX_CONFIRM` limit, so no neighbour is missed)."""
+    revised: dict[str, DedupeItem] = {}
+    frontier = [(item, signatures[item.id]) for item in fresh]
+    while frontier and revisable:
+        earliest: dict[str, tuple[bool, bool, float, str]] = {}
+        for item, signature in frontier:
+            for document_id in _neighbours(index, signature):
+                if document_id in revisable and document_id not in revised:
+                    rank = canonical_rank(item)
+                    earliest[document_id] = min(earliest.get(document_id, rank), rank)
+        loaded = dict(load(earliest)) if earliest else {}
+        later = [s for i, s in loaded.items() if canonical_rank(s) > earliest[i]]
+        revised.update((s.id, s) for s in later)
+        frontier = [(s, signature_of(s.text)) for s in later]
+    return revised
+
+
+def _neighbours(index: DuplicateIndex, signature: Signature) -> list[str]:
+    """Return every indexed document worth confirming for `signature` (no limit)."""
+    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD)
+    return [candidate.document_id for candidate in found]
 
 
 def _member(batch: _Batch, item: DedupeItem) -> _Member:
@@ -791,10 +853,20 @@ def _member(batch: _Batch, item: DedupeItem) -> _Member:
     return member
 
 
-def _shortlist(index: DuplicateIndex, signature: Signature) -> list[str]:
-    """Return the stored candidates worth confirming for `signature`, best estimates first."""
-    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD, limit=MAX_CONFIRM)
-    return [candidate.document_id for candidate in found]
+def _shortlist(
+    index: DuplicateIndex, signature: Signature, exclude: Collection[str] = frozenset()
+) -> list[Candidate]:
+    """Return the indexed candidates worth confirming for `signature` (all of them: the batch
+    keeps the best `MAX_CONFIRM` of the stored and the batch's own together, `_ranked`)."""
+    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD)
+    return [candidate for candidate in found if candidate.document_id not in exclude]
+
+
+def _ranked(candidates: Iterable[Candidate]) -> list[str]:
+    """Return the ids of the best `MAX_CONFIRM` candidates, ties by id: the order must not
+    depend on which index (stored, or the batch's own) a candidate came from."""
+    best = sorted(candidates, key=lambda c: (-c.score, c.document_id))[:MAX_CONFIRM]
+    return [candidate.document_id for candidate in best]
 
 
 def _load_stored(load: Loader, wanted: set[str], batch: _Batch) -> dict[str, DedupeItem]:
@@ -830,12 +902,11 @@ def _echo_known(batch: _Batch, item: DedupeItem | None, document_id: str) -> Non
     batch.members[document_id].cluster_id = cluster_id
 
 
-def _place(batch: _Batch, item: DedupeItem, signature: Signature, stored: list[DedupeItem]) -> None:
+def _place(batch: _Batch, item: DedupeItem, signature: Signature, stored: list[Candidate]) -> None:
     """Put one new document into the best-matching cluster, or found a new one."""
     member = batch.members[item.id]
-    others = [batch.members[s.id] for s in stored]
-    others += [batch.members[i] for i in _shortlist(batch.overlay, signature)]
-    match = _best_match(member, others)
+    ranked = _ranked([*stored, *_shortlist(batch.overlay, signature)])
+    match = _best_match(member, [batch.members[i] for i in ranked])
     if match is None:
         member.cluster_id = item.id
         batch.canonical[item.id] = item
@@ -875,23 +946,26 @@ def _best_match(
 
 def _plan(batch: _Batch) -> DedupePlan:
     """Return the decisions with each cluster's final canonical, and the stored ones that moved."""
-    decisions = []
+    decisions, moves = [], []
     for document_id, kind, matched, jaccard, containment, signature in batch.decided:
         cluster_id = batch.members[document_id].cluster_id or document_id
         canonical = batch.canonical.get(cluster_id)
         canonical_id = canonical.id if canonical else document_id
-        decisions.append(
-            ClusterDecision(
-                document_id=document_id,
-                cluster_id=cluster_id,
-                duplicate_of=None if canonical_id == document_id else canonical_id,
-                match=kind,
-                matched_id=matched,
-                jaccard=jaccard,
-                containment=containment,
-                signature=signature,
-            )
+        decision = ClusterDecision(
+            document_id=document_id,
+            cluster_id=cluster_id,
+            duplicate_of=None if canonical_id == document_id else canonical_id,
+            match=kind,
+            matched_id=matched,
+            jaccard=jaccard,
+            containment=containment,
+            signature=signature,
         )
+        before = batch.revised.get(document_id)
+        if before is None:
+            decisions.append(decision)
+        elif (before.cluster_id or before.id) != cluster_id:
+            moves.append(replace(decision, signature=None))
     changes = [
         CanonicalChange(
             cluster_id=cluster, canonical_id=batch.canonical[cluster].id, previous_id=old
@@ -899,4 +973,6 @@ def _plan(batch: _Batch) -> DedupePlan:
         for cluster, old in sorted(batch.stored_canonical.items())
         if batch.canonical[cluster].id != old
     ]
-    return DedupePlan(decisions=tuple(decisions), canonical_changes=tuple(changes))
+    return DedupePlan(
+        decisions=tuple(decisions), canonical_changes=tuple(changes), moves=tuple(moves)
+    )

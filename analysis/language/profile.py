@@ -96,10 +96,16 @@ def text_rates(text: str, language: str) -> tuple[dict[str, float], int]:
     return rates, len(words)
 
 
-def build_profile(language: str, texts: Sequence[str]) -> dict:
-    """Return the profile data of `language` from human-written `texts` (for the YAML file)."""
-    samples = [text_rates(text, language) for text in texts]
-    samples = [rates for rates, words in samples if words >= MIN_WORDS]
+def build_profile(
+    language: str,
+    texts: Sequence[str],
+    measured: Sequence[tuple[dict[str, float], int]] = (),
+    source: str = "human news texts of tests/corpus/mt (dev split); bench/news_profile.py",
+) -> dict:
+    """Return the profile data of `language` from human-written `texts` and from `measured`
+    ones ((rates, word count) of texts kept as their rates only) (for the YAML file)."""
+    found = [*(text_rates(text, language) for text in texts), *measured]
+    samples = [rates for rates, words in found if words >= MIN_WORDS]
     features: dict[str, dict[str, float]] = {}
     for name in samples[0] if samples else ():
         values = [rates[name] for rates in samples]
@@ -109,8 +115,8 @@ def build_profile(language: str, texts: Sequence[str]) -> dict:
     return {
         "language": language,
         "texts": len(samples),
-        "words": sum(text_rates(t, language)[1] for t in texts),
-        "source": "human news texts of tests/corpus/mt (dev split); bench/news_profile.py",
+        "words": sum(words for _, words in found),
+        "source": source,
         "features": features,
     }
 

@@ -36,7 +36,8 @@ untranslated_fragment 0.3, mojibake 0.3, name_variants 0.25 (two spellings in th
 (one spelling unlike every watchlist alias, English only), punctuation_spacing 0.08 each. Caps:
 disclaimer 0.95, calque 0.85, untranslated_fragment 0.6, mojibake 0.3, name_variants 0.25,
 punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.35 (cap
-0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4).
+0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4), broken_agreement 0.3 per pair (cap
+0.45), mixed_quotes 0.4 (cap 0.45).
 
 A text is flagged (`MTResult.flagged`) when score >= MT_THRESHOLD (0.5): one disclaimer does it;
 one calque never does alone, two distinctive ones do, and so does a calque with evidence of
@@ -78,6 +79,8 @@ CAPS: dict[str, float] = {
     "mixed_script": 0.45,
     "acronym_variants": 0.3,
     "source_typography": 0.4,
+    "broken_agreement": 0.45,
+    "mixed_quotes": 0.45,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
@@ -813,9 +816,14 @@ def _fenced(text: str, start: int, end: int) -> bool:
 
 
 def _inside_quote(text: str, line_start: int, position: int) -> bool:
-    """Return whether `position` falls inside an open «…» or “…” quotation on its line."""
+    """Return whether `position` falls inside an open «…», “…” or „…“ quotation on its line
+    (German closes „ with “, which opens a quotation in English)."""
     head = text[line_start:position]
-    return head.count("«") > head.count("»") or head.count("“") > head.count("”")
+    if head.count("«") > head.count("»"):
+        return True
+    if "„" in head:
+        return head.count("„") > head.count("“") + head.count("”")
+    return head.count("“") > head.count("”")
 
 
 # --- punctuation spacing -------------------------------------------------------------------

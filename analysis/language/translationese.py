@@ -7,13 +7,31 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   `PROFILE_WEIGHT`, `PROFILE_STRONG_WEIGHT` from `PROFILE_STRONG`. Weak by design: human texts of
   unusual form (a list of tweets, a transcript, a wire round-up) sit as far from the norm as the
   machine-translated texts measured (RMS 1.2-1.4 for both); it only tips a text that has other
-  evidence.
+  evidence. Profiles: en, ru, uk, de (bench/news_profile.py). Fired on human text, dev split:
+  2 of 39 corpus texts (both en; the uk and de profiles are built from these texts, so 0 of 7 is
+  in-sample); on the stance corpus's dev passages joined per page (quote-heavy excerpts, an
+  unusual form): en 17 of 31, ru 2 of 12, uk 4 of 7 pages long enough to measure. Hence the
+  weight: never more than a tie-breaker.
 - ``mixed_script``: one word spelled with Latin and Cyrillic letters together ("Оur" with a
   Cyrillic О), which a keyboard never produces and a transliterating pipeline does.
 - ``source_typography``: in English, a source language's typography carried over: dialogue
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
-  "MOSCOW, January 26 - RIA Novosti").
+  "MOSCOW, January 26 - RIA Novosti"), a quotation closed with a full stop before its speech
+  tag ('… look forward to." he says': Russian ends the quoted sentence, English puts a comma).
+  Every dialogue dash is evidence (distinct lines count
+  apart, up to the kind's cap), one match of each other convention. Fired on human text, dev:
+  0 of 39 corpus texts, 1 of 171 stance-corpus pages, 4 of 57 copy-pair pages (non-native
+  English of Russian and Georgian outlets among them); one such page is flagged with a name
+  variant, as before the per-dash count.
+- ``mixed_quotes``: in a Latin-script language, a quotation opened with one kind of mark and
+  closed with another on one line ('«wird Moskau … darstellen"', '"Ohne sie … zu führen»'): a
+  pipeline converts the source's guillemets one at a time. A line whose « and » do not pair
+  up and that also holds a straight or curly double quote. Fired on human text, dev split:
+  0 of 40 corpus texts, 0 of 57 copy-pair pages, 0 of 171 stance-corpus pages (en, ru, uk);
+  2 of 26 machine translations without a notice (both German).
+- ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
+  makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
   the same text ("OSCE" and "OBSE", "CPC" and "CCP"), as engines do from languages with another
   word order.
@@ -27,6 +45,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from shiftwatch.analysis.language.agreement import find_broken_agreement
 from shiftwatch.analysis.language.profile import profile_distance
 from shiftwatch.records import MTArtifact
 
@@ -37,6 +56,11 @@ PROFILE_STRONG_WEIGHT = 0.25
 MIXED_SCRIPT_WEIGHT = 0.35
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
+MIXED_QUOTES_WEIGHT = 0.4  # as a distinctive calque: it never fired on human text (module doc)
+_LATIN_LANGUAGES = frozenset(
+    "en de fr it es pt nl sv no da fi pl cs sk sl hr ro hu tr lt lv et".split()  # noqa: SIM905
+)
+_DOUBLE_QUOTES = ('"', "“", "”", "„")
 
 _LATIN = "A-Za-z"
 _CYRILLIC = "А-Яа-яЁёІіЇїЄєҐґ"
@@ -46,15 +70,17 @@ _MIXED_RE = re.compile(
 )
 _ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DIALOGUE_RE = re.compile(
+    r"(?m)^[–—] [A-Z]|[.!?,] [–—] [A-Z][a-z]|"
+    r"[”\"»]\s*[,.]?\s*[–—-]\s*(?:said|added|stressed|noted|he|she)\b"
+)
 _TYPOGRAPHY = (
-    (
-        re.compile(
-            r"(?m)^[–—] [A-Z]|[.!?,] [–—] [A-Z][a-z]|"
-            r"[”\"»]\s*[,.]?\s*[–—-]\s*(?:said|added|stressed|noted|he|she)\b"
-        ),
-        "dialogue dash (Slavic typography)",
-    ),
+    (_DIALOGUE_RE, "dialogue dash (Slavic typography)"),
     (re.compile(r"«[A-Za-z][^»\n]{0,200}»"), "guillemets around English words"),
+    (
+        re.compile(r"[.!?][\"”] (?:he|she|they) (?:said|says|added|adds|noted|stressed)\b"),
+        "sentence closed inside the quotation before its speech tag",
+    ),
     (
         re.compile(
             rf"\b[A-Z][A-Za-z]+\. \d{{1,2}}(?:st|nd|rd|th)? of (?:{_MONTHS})\. [A-Z]{{4,}}|"
@@ -72,6 +98,8 @@ def find_translationese(text: str, language: str) -> list[MTArtifact]:
         *find_mixed_script(text),
         *find_acronym_variants(text),
         *(find_source_typography(text) if language == "en" else []),
+        *(find_mixed_quotes(text) if language in _LATIN_LANGUAGES else []),
+        *find_broken_agreement(text, language),
     ]
 
 
@@ -143,19 +171,54 @@ def find_acronym_variants(text: str) -> list[MTArtifact]:
 
 
 def find_source_typography(text: str) -> list[MTArtifact]:
-    """Return the source language's typography found in English text (one per convention)."""
+    """Return the source language's typography found in English text: each dialogue dash (a
+    text that sets every quotation that way carries it over, one stray dash is a habit), one
+    match of each other convention."""
     found = []
     for pattern, detail in _TYPOGRAPHY:
-        match = pattern.search(text)
-        if match:
+        matches = pattern.finditer(text) if pattern is _DIALOGUE_RE else [pattern.search(text)]
+        for match in filter(None, matches):
+            end = _evidence_end(text, match)
             found.append(
                 MTArtifact(
                     kind="source_typography",
-                    evidence=match.group(),
+                    evidence=text[match.start() : end],
                     start=match.start(),
-                    end=match.end(),
+                    end=end,
                     weight=TYPOGRAPHY_WEIGHT,
                     detail=detail,
                 )
             )
+    return found
+
+
+def _evidence_end(text: str, match: re.Match[str], context: int = 40) -> int:
+    """Return where a typography match's evidence ends: the match and the words after it, up to
+    the line's end (two dialogue dashes match alike, "– T"; their lines tell them apart)."""
+    line_end = text.find("\n", match.end())
+    line_end = len(text) if line_end == -1 else line_end
+    return max(match.end(), min(line_end, match.end() + context))
+
+
+def find_mixed_quotes(text: str) -> list[MTArtifact]:
+    """Return each line whose guillemets do not pair up while it also uses double quotes: one
+    quotation opened with one kind of mark and closed with another."""
+    found = []
+    start = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if body.count("«") != body.count("»") and any(q in body for q in _DOUBLE_QUOTES):
+            at = start + min(i for i in (body.find("«"), body.find("»")) if i >= 0)
+            end = min(at + 60, start + len(body))
+            found.append(
+                MTArtifact(
+                    kind="mixed_quotes",
+                    evidence=text[at:end],
+                    start=at,
+                    end=end,
+                    weight=MIXED_QUOTES_WEIGHT,
+                    detail="quotation opened and closed with different marks",
+                )
+            )
+        start += len(line)
     return found

@@ -6,7 +6,7 @@ new documents, so a run with nothing new never pays for it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shiftwatch.analysis.analyzer import Analysis, Analyzer
@@ -16,6 +16,7 @@ from shiftwatch.analysis.dedupe.clustering import (
     DuplicateIndex,
     MatchKind,
     assign_clusters,
+    canonical_rank,
     dedupe_item,
     signature_of,
     signature_to_bytes,
@@ -70,10 +71,12 @@ def cluster_batch(
     analyses: Sequence[Analysis],
     changed: Sequence[str],
     index: DuplicateIndex | None = None,
+    revisable: Collection[str] = (),
 ) -> ClusterResult:
     """Return the batch's analyses with clusters set, and the signatures to store. `index`:
     the stored signatures, already loaded (a run's later chunks reuse its first chunk's index,
-    grown by `remember_signatures`); loaded here when None."""
+    grown by `remember_signatures`); loaded here when None. `revisable`: the documents the
+    run's earlier chunks stored, which this batch may place again (`assign_clusters`)."""
     if not analyses:
         return ClusterResult(analyses=[])
     if index is None or changed:
@@ -83,7 +86,8 @@ def cluster_batch(
         with session_scope(engine) as session:
             return {s.id: _stored_item(s) for s in document_store.load_texts(session, ids)}  # type: ignore[arg-type]
 
-    plan = assign_clusters([dedupe_item(a.document) for a in analyses], index, load)
+    items = [dedupe_item(a.document) for a in analyses]
+    plan = assign_clusters(items, index, load, revisable=set(revisable).difference(changed))
     decided = {d.document_id: d for d in plan.decisions}
     out = []
     for analysis in analyses:
@@ -109,7 +113,26 @@ def remember_signatures(index: DuplicateIndex, result: ClusterResult) -> None:
 
 
 def record_clusters(session: Session, result: ClusterResult) -> None:
-    """Store the batch's signatures and move canonicals that changed (caller's transaction)."""
+    """Store the batch's signatures, move canonicals that changed and the stored documents
+    placed again (caller's transaction, after the batch's documents are saved)."""
     document_store.save_signatures(session, result.signatures)
-    for change in result.plan.canonical_changes if result.plan else ():
+    plan = result.plan
+    for change in plan.canonical_changes if plan else ():
         document_store.move_canonical(session, change.cluster_id, change.canonical_id)
+    if plan and plan.moves:
+        left = document_store.load_texts(session, [m.document_id for m in plan.moves])
+        document_store.move_to_clusters(session, {m.document_id: m.cluster_id for m in plan.moves})
+        touched = {s.cluster_id or s.id for s in left}
+        touched.update(d.cluster_id for d in (*plan.moves, *plan.decisions))
+        _restore_canonicals(session, touched)
+
+
+def _restore_canonicals(session: Session, clusters: Iterable[str]) -> None:
+    """Point each member of `clusters` at the canonical the rule picks among its members now
+    (a moved document may have been a cluster's canonical, or become one)."""
+    members: dict[str, list[StoredText]] = {}
+    for stored in document_store.cluster_members(session, clusters):
+        members.setdefault(stored.cluster_id or stored.id, []).append(stored)
+    for cluster_id, found in members.items():
+        best = min(found, key=lambda s: canonical_rank(_stored_item(s)))
+        document_store.move_canonical(session, cluster_id, best.id)

@@ -223,7 +223,8 @@ def _ingest_chunk(
     progress.advance(progress.Stage.ANALYSED, done)
     if fresh and memory.index is None and not changed:
         memory.index = load_index(engine)
-    clustered = cluster_batch(engine, analyzer, fresh, changed, memory.index)
+    stored = [doc for _, doc, _ in memory.counted]  # this run's: one batch would place them
+    clustered = cluster_batch(engine, analyzer, fresh, changed, memory.index, stored)
     _write(engine, clustered, changed, [*rejected, *build_rejected], run_id)
     progress.advance(progress.Stage.STORED, done)
     if memory.index is not None:
