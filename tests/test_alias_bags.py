@@ -10,13 +10,12 @@ precision (0.83); tests/test_stance_corpus.py pins the full-watchlist floors.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from test_stance import doc
 
 from shiftwatch.analysis.extract.mentions import compile_matcher
 from shiftwatch.analysis.extract.stance import find_stances
-from shiftwatch.records import DemandTerms, Document, Entity, EntityKind, Stance
+from shiftwatch.records import DemandTerms, Entity, EntityKind, Stance
 
 NATO = Entity(
     kind=EntityKind.PARTY,
@@ -101,16 +100,6 @@ def test_a_demand_in_other_words_leans_as_its_alias() -> None:
         "Russia demands guarantees that NATO will not enlarge.",
         "Russia opposes the enlargement of the Alliance.",
     ):
-        doc = Document(
-            id="d",
-            source_id="s",
-            url="file:///d",
-            canonical_url="d",
-            title="",
-            text=text,
-            content_hash="d",
-            fetched_at=datetime.now(UTC),
-            language="en",
-        )
-        found = find_stances(doc, MATCHER.find("d", text, "en"), ENTITIES, demand_terms=TERMS)
+        document = doc(text, language="en")
+        found = find_stances(document, MATCHER.find("d", text, "en"), ENTITIES, demand_terms=TERMS)
         assert {(o.party_id, o.stance) for o in found} == {("russia", Stance.SUPPORTS)}, text
