@@ -22,9 +22,11 @@ import re
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import _create_pg_database, _drop_pg_database
 from hostile_run_driver import CommandRun, run_command
 from pytest_httpserver import HTTPServer
 from reliability_support import record
@@ -135,18 +137,46 @@ def trickling_server() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture
+def both_databases(tmp_path: Path, postgres_server: str) -> Iterator[dict[str, str]]:
+    """Yield an empty database URL per backend, for runs that go at once (their waits
+    overlap: the suite pays the trickling feeds' polite starts once, not twice)."""
+    name, url = _create_pg_database(postgres_server)
+    try:
+        yield {"sqlite": f"sqlite:///{tmp_path / 'sw.db'}", "postgresql": url}
+    finally:
+        _drop_pg_database(postgres_server, name)
+
+
 def test_shiftwatch_run_stores_a_good_feed_beside_32_trickling_ones_on_its_server(
-    prefect_harness, database_url: str, trickling_server: str, tmp_path: Path
+    prefect_harness, both_databases: dict[str, str], trickling_server: str, tmp_path: Path
 ) -> None:
+    """One run per database, both at once, each over 32 trickling feeds and the good feed
+    on one server (the good one asked last)."""
     slow = [f"{trickling_server}/feed-{i}.xml" for i in range(32)]
     good = f"{trickling_server}/good.xml"
-    empty = tmp_path / "no-seeds"
-    empty.mkdir()
-    run = _shiftwatch_run(tmp_path, database_url, [*slow, good], empty,
-                          SHIFTWATCH_FEED_DEADLINE_S=str(DEADLINE_S),
-                          SHIFTWATCH_HTTP_TIMEOUT_S=str(2 * DEADLINE_S))  # fmt: skip
-    print(f"fairness (shiftwatch run): {run.seconds:.0f}s, peak RSS {run.peak_rss_kb // 1024} MB")
-    docs, rejections = _stored(database_url)
+    with ThreadPoolExecutor(len(both_databases)) as pool:
+        started = {kind: pool.submit(_trickling_run, tmp_path / kind, db, [*slow, good])
+                   for kind, db in both_databases.items()}  # fmt: skip
+        runs = {kind: future.result() for kind, future in started.items()}
+    for kind, run in runs.items():
+        print(f"fairness (shiftwatch run, {kind}): {run.seconds:.0f}s, "
+              f"peak RSS {run.peak_rss_kb // 1024} MB")  # fmt: skip
+        _check_trickling_run(run, both_databases[kind], slow)
+
+
+def _trickling_run(work: Path, db: str, feeds: list[str]) -> CommandRun:
+    """Run `shiftwatch run` over the feeds alone, with a test-sized deadline."""
+    empty = work / "no-seeds"
+    empty.mkdir(parents=True)
+    return _shiftwatch_run(work, db, feeds, empty,
+                           SHIFTWATCH_FEED_DEADLINE_S=str(DEADLINE_S),
+                           SHIFTWATCH_HTTP_TIMEOUT_S=str(2 * DEADLINE_S))  # fmt: skip
+
+
+def _check_trickling_run(run: CommandRun, db: str, slow: list[str]) -> None:
+    """The good feed's entries are stored, every trickling feed failed `timeout`."""
+    docs, rejections = _stored(db)
     good_docs = {f"https://good.example/a/{i}" for i in range(3)}
     record("fairness", inputs=len(slow) + 1, rejected=len(slow), losses=len(good_docs - docs))
     new, rejected = _summary(run)

@@ -6,6 +6,8 @@ the test acts on it.
   found by a marker in its environment, inherited from the run.
 - The database lost mid-run (SQLite file overwritten, PostgreSQL database dropped under the
   run) ends in one `error:` line with the URL masked, a non-zero status and no traceback.
+- Four first runs at once (a fresh PREFECT_HOME, fresh databases of both kinds) each end in
+  one summary, with no traceback (issue 19 item 6: Prefect's migrations used to print some).
 """
 
 from __future__ import annotations
@@ -198,3 +200,41 @@ def test_a_database_lost_mid_run_ends_in_one_error_line(
     assert said.startswith("error: database <url> is ") and " gone" in said, errors
     assert "Traceback" not in err + out, err
     assert CANARY not in err + out
+
+
+def _first_run(tmp_path: Path, seeds: Path, db: str, n: int) -> subprocess.Popen:
+    """Start `shiftwatch run` with the shared PREFECT_HOME, no Prefect server yet anywhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHIFTWATCH_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), DO_NOT_TRACK="1",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               SHIFTWATCH_OUTBOX_DIR=str(tmp_path / f"outbox-{n}"))  # fmt: skip
+    args = [SHIFTWATCH, "run", "--seeds", str(seeds), "--db", db, "--no-deliver"]
+    return subprocess.Popen(args, env=env, cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def test_four_first_runs_at_once_each_end_in_one_clean_summary(
+    tmp_path: Path, pg_database: tuple[str, str]
+) -> None:
+    """Issue 19 item 6: four runs started at once on a fresh PREFECT_HOME (each starting a
+    temporary server that migrates Prefect's database) and fresh databases, two on SQLite
+    and two on PostgreSQL: no traceback, no `error:` line, each run's one summary."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.md").write_text("Ryabkov said Russia insists on legal guarantees.\n")
+    dbs = [f"sqlite:///{tmp_path / 'sw.db'}"] * 2 + [pg_database[1]] * 2
+    runs = [_first_run(tmp_path, seeds, db, n) for n, db in enumerate(dbs)]
+    try:
+        outputs = [run.communicate(timeout=STARTUP_S + 60) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+    said = ["\n".join(pair) for pair in outputs]
+    crashed = [s for s, run in zip(said, runs, strict=True)
+               if run.returncode or "Traceback" in s or "error:" in s]  # fmt: skip
+    record("concurrency", inputs=len(runs), crashes=len(crashed))
+    assert crashed == [], crashed[0][-3000:]
+    for out, _ in outputs:
+        assert sum(line.startswith("this run: ") for line in out.splitlines()) == 1, out
