@@ -84,7 +84,7 @@ def start_run(tmp_path: Path, feed: StallingFeed, db: str, marker: str) -> subpr
         SHIFTWATCH_TEST_MARKER=marker,
     )
     empty = tmp_path / "no-seeds"
-    empty.mkdir(exist_ok=True)
+    empty.mkdir(parents=True, exist_ok=True)
     args = [SHIFTWATCH, "run", "--seeds", str(empty), "--feed", feed.url, "--db", db]
     return subprocess.Popen(
         args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -120,29 +120,48 @@ def wait_for(check, timeout_s: float, what: str, proc: subprocess.Popen | None =
     pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
 
 
+@pytest.fixture
+def second_stalling_feed() -> Iterator[StallingFeed]:
+    """A second stalling feed, for a second run at the same time."""
+    feed = StallingFeed()
+    feed.server.start()
+    yield feed
+    feed.release.set()
+    feed.server.clear()
+    feed.server.stop()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
-def test_kill_9_of_a_run_leaves_no_prefect_server(tmp_path: Path, stalling_feed) -> None:
-    marker = uuid.uuid4().hex
-    run = start_run(tmp_path, stalling_feed, f"sqlite:///{tmp_path / 'sw.db'}", marker)
-    servers: list[int] = []
+def test_kill_9_of_a_run_leaves_no_prefect_server(
+    tmp_path: Path, stalling_feed, second_stalling_feed, pg_database
+) -> None:
+    """Two runs at once, one on SQLite and one on PostgreSQL, each killed while it polls."""
+    feeds = {"sqlite": stalling_feed, "postgresql": second_stalling_feed}
+    dbs = {"sqlite": f"sqlite:///{tmp_path / 'sw.db'}", "postgresql": pg_database[1]}
+    markers = {kind: uuid.uuid4().hex for kind in feeds}
+    runs = {kind: start_run(tmp_path / kind, feeds[kind], dbs[kind], markers[kind])
+            for kind in feeds}  # fmt: skip
     try:
-        wait_for(stalling_feed.arrived.is_set, STARTUP_S, "the run to poll its feed", run)
-        servers = marked_servers(marker)
-        assert servers, "the run's temporary Prefect server was not found"
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait(10)
+        for kind, run in runs.items():
+            wait_for(feeds[kind].arrived.is_set, STARTUP_S, f"the {kind} run to poll", run)
+        for kind, run in runs.items():
+            assert marked_servers(markers[kind]), f"the {kind} run's Prefect server not found"
+            os.kill(run.pid, signal.SIGKILL)
+            run.wait(10)
         deadline = time.monotonic() + GONE_S
-        while marked_servers(marker) and time.monotonic() < deadline:
+        while any(map(marked_servers, markers.values())) and time.monotonic() < deadline:
             time.sleep(0.2)
-        left = marked_servers(marker)
-        record("orphans", inputs=len(servers), kills=1, leaks=len(left))
-        assert left == [], f"the run's Prefect server outlived it: {left}"
+        left = {kind: marked_servers(marker) for kind, marker in markers.items()}
+        record("orphans", inputs=len(runs), kills=len(runs),
+               leaks=sum(map(len, left.values())))  # fmt: skip
+        assert left == {"sqlite": [], "postgresql": []}, f"servers outlived their runs: {left}"
     finally:
-        for pid in marked_servers(marker):  # never leave one behind, whatever happened
-            os.kill(pid, signal.SIGKILL)
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+        for pid in [p for marker in markers.values() for p in marked_servers(marker)]:
+            os.kill(pid, signal.SIGKILL)  # never leave one behind, whatever happened
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
 
 
 def lose_sqlite(url: str) -> None:
