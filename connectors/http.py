@@ -7,9 +7,15 @@ Retry-After honoured (a host that asked us to wait is not asked again until then
 Fairness: a request's deadline (connect, headers, every redirect hop and the body) runs
 while it holds its connection slots, not while it queues for them, so a good feed queued
 behind slow ones still gets its full time; one slot per request, at most
-`per_host_concurrency` per origin (scheme, host, port); an origin whose requests were cut
-at the deadline `slow_host_strikes` times is not asked again in this run (its queued
-requests fail at once, so a thousand trickling feeds on one server cost two deadlines).
+`per_host_concurrency` per origin (scheme, host, port) and never more than half the
+global pool. Within an origin, fresh requests go first: a request unanswered after a
+slice (`slice_s`) while a fresh one waits for its origin gives its slot up and queues
+again behind the fresh ones for the rest of its deadline, so a healthy feed on a server
+that also trickles 32 feeds is asked within a slice per two of them, not after their
+deadlines. An origin whose requests were cut at the deadline `slow_host_strikes` times
+is not asked again for what was slow there already, and fresh requests get one slice;
+an origin whose slow requests cost `host_slow_budget_s` in all is not asked again in the
+run (so a thousand trickling feeds on one server cost that budget, not a deadline each).
 
 Memory: every body is capped on the wire and after decoding, and the bodies one fetcher
 keeps are counted against a per-run budget (`max_run_bytes`): past it, requests fail with
@@ -33,10 +39,12 @@ import socket
 import ssl
 import time
 import zlib
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpcore
@@ -58,6 +66,7 @@ BOMB_RATIO = 200
 MAX_RETRY_AFTER_S = 24 * 3600.0
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+_T = TypeVar("_T")
 
 
 class FetchTimeoutError(TransientSourceError):
@@ -93,6 +102,14 @@ class FetchPolicy:
     max_decoded_bytes: int = 32 * 1024 * 1024  # after gzip/deflate
     max_run_bytes: int | None = None  # decoded bytes all bodies of one fetcher may keep
     slow_host_strikes: int = 2  # deadline cuts after which an origin is skipped for the run
+    # A request still unanswered after this long gives its origin's slot to a fresh request
+    # waiting for it and queues again, behind the fresh ones, for the rest of its deadline.
+    # None: a sixth of total_timeout_s (5 s of 30), far above a healthy feed's answer.
+    slice_s: float | None = None
+    # Seconds an origin's requests may spend before being cut or giving way, in one run;
+    # past it the origin is not asked again. None: 10 x total_timeout_s. Only slow requests
+    # count, so a host serving hundreds of healthy feeds never reaches it.
+    host_slow_budget_s: float | None = None
     max_redirects: int = 5
     max_concurrency: int = 100  # requests in flight, all hosts together
     per_host_concurrency: int = 2
@@ -108,6 +125,9 @@ class FetchPolicy:
             _require("\r" not in value and "\n" not in value, f"{name} must be one line")
         for name in ("connect_timeout_s", "read_timeout_s", "total_timeout_s"):
             _require(getattr(self, name) > 0, f"{name} must be > 0 seconds")
+        for name in ("slice_s", "host_slow_budget_s"):
+            value = getattr(self, name)
+            _require(value is None or value > 0, f"{name} must be > 0 seconds (or unset)")
         _require(self.per_host_interval_s >= 0, "per_host_interval_s must be >= 0")
         for name in ("max_body_bytes", "max_decoded_bytes", "max_concurrency"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1")
@@ -117,6 +137,22 @@ class FetchPolicy:
         _require(0 <= self.max_redirects <= 20, "max_redirects must be 0..20")
         object.__setattr__(self, "allowed_networks", tuple(self.allowed_networks))
         parse_networks(self.allowed_networks)
+
+    @property
+    def slice_seconds(self) -> float:
+        """Return the slice after which a slow request gives its slot to a fresh one."""
+        return self.slice_s or self.total_timeout_s / 6
+
+    @property
+    def host_slow_budget_seconds(self) -> float:
+        """Return the seconds of slow requests one origin may cost a run."""
+        return self.host_slow_budget_s or 10 * self.total_timeout_s
+
+    @property
+    def host_limit(self) -> int:
+        """Return the slots one origin may hold: `per_host_concurrency`, but never more than
+        half the global pool (when it has two or more), so one host cannot fill it."""
+        return min(self.per_host_concurrency, max(1, self.max_concurrency // 2))
 
     @property
     def user_agent(self) -> str:
@@ -295,40 +331,86 @@ def guarded_transport(policy: FetchPolicy, resolve: Resolver) -> httpx.AsyncHTTP
     return transport
 
 
+class FairSlots:
+    """`limit` slots handed out first come, first served, except that requests that were
+    slow once wait behind fresh ones: a slow origin's retries never stand in front of a
+    feed that has not had its turn yet."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._fresh: deque[asyncio.Future[None]] = deque()
+        self._slow: deque[asyncio.Future[None]] = deque()
+
+    def fresh_waiting(self) -> bool:
+        """Return whether a fresh request waits for a slot (a slow holder should yield)."""
+        return any(not waiter.done() for waiter in self._fresh)
+
+    async def acquire(self, *, slow: bool) -> None:
+        """Take a slot, queueing (fresh before slow) while none is free."""
+        if self._free and not self.fresh_waiting():
+            self._free -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        (self._slow if slow else self._fresh).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the first fresh waiter, else the first slow one, else free it."""
+        for queue in (self._fresh, self._slow):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
+
+
 class HostGate:
-    """At most `limit` requests to one host at a time, starts at least `interval` apart;
-    once `max_strikes` requests were cut at the deadline, the gate lets queued requests
-    through at once, unspaced, for the caller to fail them."""
+    """One origin's slots and record for a run: at most `limit` requests at a time, fresh
+    ones first (`FairSlots`), starts at least `interval` apart. It counts the requests cut
+    at the deadline (`strikes`) and the seconds its requests spent before being cut or
+    giving their slot up (`slow_s`); the fetcher uses both to stop asking a slow origin."""
 
     def __init__(
         self, limit: int, interval: float, clock: Callable[[], float], max_strikes: int = 2
     ) -> None:
-        self._sem = asyncio.Semaphore(limit)
+        self.slots = FairSlots(limit)
         self._interval = interval
         self._clock = clock
         self._next_start = 0.0
         self.paused_until = 0.0
         self.strikes = 0  # requests cut at the deadline in this run
         self.max_strikes = max_strikes
+        self.slow_s = 0.0  # seconds spent by requests that were then cut or gave way
 
     @property
     def struck_out(self) -> bool:
         """Return whether this origin was too slow often enough to be skipped for the run."""
         return self.strikes >= self.max_strikes
 
-    async def __aenter__(self) -> HostGate:
-        await self._sem.acquire()
-        if self.struck_out:
-            return self
+    @asynccontextmanager
+    async def hold(self, *, slow: bool) -> AsyncIterator[HostGate]:
+        """Hold one of the origin's slots (queued behind fresh requests when `slow`)."""
+        await self.slots.acquire(slow=slow)
+        try:
+            if not self.struck_out:
+                await self._space()
+            yield self
+        finally:
+            self.slots.release()
+
+    async def _space(self) -> None:
+        """Wait until `interval` has passed since the previous start to this origin."""
         now = self._clock()
         start = max(now, self._next_start)
         self._next_start = start + self._interval
         if start > now:
             await asyncio.sleep(start - now)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._sem.release()
 
 
 class BoundedDecoder:
@@ -554,7 +636,7 @@ class Fetcher:
         if gate is None:
             policy = self.policy
             gate = HostGate(
-                policy.per_host_concurrency,
+                policy.host_limit,
                 policy.per_host_interval_s,
                 self._clock,
                 policy.slow_host_strikes,
@@ -562,11 +644,23 @@ class Fetcher:
             self._gates[origin] = gate
         return gate
 
-    def _check_strikes(self, gate: HostGate, target: httpx.URL, *, source: str) -> None:
-        """Fail at once for an origin already cut at the deadline often enough in this run."""
-        if gate.struck_out:
+    def _check_host(
+        self, gate: HostGate, target: httpx.URL, left: _Deadline, *, source: str
+    ) -> None:
+        """Fail at once for an origin that spent its slow budget, or that was cut at the
+        deadline often enough when this request was slow there already (a fresh request
+        still gets one slice: a healthy feed on a slow host answers within it)."""
+        where = f"{target.host}:{_port(target)}"
+        budget = self.policy.host_slow_budget_seconds
+        if gate.slow_s >= budget:
             raise FetchTimeoutError(
-                f"{target.host}:{_port(target)} timed out {gate.strikes} times in this run "
+                f"{where} spent its {budget:g}s of slow requests in this run "
+                f"(deadline {self.policy.total_timeout_s:g}s); not asked again until the next run",
+                source=source,
+            )
+        if gate.struck_out and left.slowed:
+            raise FetchTimeoutError(
+                f"{where} timed out {gate.strikes} times in this run "
                 f"(deadline {self.policy.total_timeout_s:g}s); not asked again until the next run",
                 source=source,
             )
@@ -590,20 +684,28 @@ class Fetcher:
         *,
         source: str,
     ) -> tuple[httpx.Response, bytes]:
-        """Return one hop's response and (for non-redirects) its capped, decoded body."""
+        """Return one hop's response and (for non-redirects) its capped, decoded body; a
+        request that gave its slot to a fresh one queues again for the rest of its deadline."""
         gate = self._gate(target)
-        wait = gate.paused_until - self._clock()
-        if wait > 0:
-            raise TransientSourceError(
-                f"{target.host} asked us to wait {wait:.0f}s more", source=source, retry_after=wait
-            )
-        self._check_strikes(gate, target, source=source)
-        async with gate:
-            self._check_strikes(gate, target, source=source)  # cut while we queued
-            async with self._global:
-                response, body = await self._timed(gate, target, headers, max_bytes, left, source)
-        self._note_backoff(gate, response)
-        return response, body
+        while True:
+            wait = gate.paused_until - self._clock()
+            if wait > 0:
+                raise TransientSourceError(
+                    f"{target.host} asked us to wait {wait:.0f}s more",
+                    source=source,
+                    retry_after=wait,
+                )
+            self._check_host(gate, target, left, source=source)
+            async with gate.hold(slow=left.slowed):
+                self._check_host(gate, target, left, source=source)  # cut while we queued
+                async with self._global:
+                    try:
+                        exchange = await self._timed(gate, target, headers, max_bytes, left, source)
+                    except _GaveWay:
+                        continue
+            response, body = exchange
+            self._note_backoff(gate, response)
+            return response, body
 
     async def _timed(
         self,
@@ -614,25 +716,67 @@ class Fetcher:
         left: _Deadline,
         source: str,
     ) -> tuple[httpx.Response, bytes]:
-        """Return one exchange, cut when the call's deadline is spent (a strike for the host)."""
+        """Return one exchange, cut when the call's deadline is spent (a strike for the host),
+        or give way (`_GaveWay`) to a fresh request once a slice has passed."""
         started = time.monotonic()
+        probe = gate.struck_out  # a fresh request at a struck-out origin: one slice, no more
         try:
-            async with asyncio.timeout(left.remaining()):
-                return await self._exchange(target, headers, max_bytes, source)
+            exchange = self._exchange(target, headers, max_bytes, source)
+            return await self._sliced(exchange, gate, left, probe=probe)
+        except _GaveWay:
+            gate.slow_s += time.monotonic() - started
+            left.slowed = True
+            raise
         except TimeoutError as exc:
-            gate.strikes += 1
-            raise FetchTimeoutError(
-                f"no complete answer from {target} within {left.describe()}: "
-                "slow or trickling server",
-                source=source,
-            ) from exc
+            gate.slow_s += time.monotonic() - started
+            raise self._cut(gate, target, left, probe, source) from exc
         except httpx.TimeoutException as exc:  # connect, or one read: a silent server
             gate.strikes += 1
+            gate.slow_s += time.monotonic() - started
             raise FetchTimeoutError(f"timeout: {target}: {exc!r}", source=source) from exc
         except (httpx.TransportError, httpcore.NetworkError) as exc:
             raise TransientSourceError(f"network error: {target}: {exc!r}", source=source) from exc
         finally:
             left.spent += time.monotonic() - started
+
+    async def _sliced(
+        self, exchange: Awaitable[_T], gate: HostGate, left: _Deadline, *, probe: bool
+    ) -> _T:
+        """Return the exchange's result within the deadline (a slice for a probe); every
+        slice, a request that was never slow gives way if a fresh one waits for its slot."""
+        task = asyncio.ensure_future(exchange)
+        step = self.policy.slice_seconds
+        limit = min(left.remaining(), step) if probe else left.remaining()
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=step)
+                    if done:
+                        return task.result()
+                    if not (probe or left.slowed) and gate.slots.fresh_waiting():
+                        raise _GaveWay()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+
+    def _cut(
+        self, gate: HostGate, target: httpx.URL, left: _Deadline, probe: bool, source: str
+    ) -> FetchTimeoutError:
+        """Return the error of a request cut at its deadline (a strike) or its probe's end."""
+        if probe:
+            return FetchTimeoutError(
+                f"no complete answer from {target} within the {self.policy.slice_seconds:g}s "
+                f"slice that {target.host}:{_port(target)} gets after timing out "
+                f"{gate.strikes} times in this run (deadline {self.policy.total_timeout_s:g}s); "
+                "not asked again until the next run",
+                source=source,
+            )
+        gate.strikes += 1
+        return FetchTimeoutError(
+            f"no complete answer from {target} within {left.describe()}: slow or trickling server",
+            source=source,
+        )
 
     async def _exchange(
         self, target: httpx.URL, headers: dict[str, str], max_bytes: int | None, source: str
@@ -737,12 +881,18 @@ class Fetcher:
         )
 
 
+class _GaveWay(Exception):
+    """A slow request gave its slot to a fresh one; it queues again (never leaves Fetcher)."""
+
+
 class _Deadline:
-    """One call's time allowance, spent only while it holds its slots (all hops together)."""
+    """One call's time allowance, spent only while it holds its slots (all hops together);
+    `slowed` once it gave its slot up: it then waits behind fresh requests and runs on."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.spent = 0.0
+        self.slowed = False
 
     def describe(self) -> str:
         """Return the deadline in words for error messages."""

@@ -8,7 +8,9 @@ the command skips that, and the server used to live on, reparented to init.
 signal set in the child (`prctl(PR_SET_PDEATHSIG, SIGKILL)` between fork and exec): the
 kernel kills the server when this process dies, however it dies. The signal follows the
 thread that forked, hence the main thread, which lives as long as the process; a normal exit
-still stops the server gently first, through Prefect's own `atexit` hook.
+still stops the server gently first, through Prefect's own `atexit` hook. Runs sharing a
+PREFECT_HOME start their servers one at a time (a file lock held until the server answers),
+since each migrates Prefect's database as it starts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -55,9 +58,28 @@ def tie_temporary_server() -> str | None:
 
     temporary = module.SubprocessASGIServer()  # the one instance Prefect's clients use
     if not temporary.running:
-        with _children_die_with_us(module, die_with_parent(prctl, os.getpid())):
+        with (
+            _one_start_at_a_time(),
+            _children_die_with_us(module, die_with_parent(prctl, os.getpid())),
+        ):
             temporary.start()
     return temporary.api_url
+
+
+@contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Hold PREFECT_HOME's start lock while a temporary server starts (until it answers):
+    each server migrates Prefect's database as it starts, and two first runs at once both
+    tried to (issue 19: "duplicate column name" tracebacks, "Application startup failed")."""
+    import fcntl
+
+    from prefect.settings import PREFECT_HOME
+
+    home = Path(PREFECT_HOME.value()).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "shiftwatch-server-start.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
 
 
 def die_with_parent(prctl: Callable[..., int], parent: int) -> Callable[[], None]:

@@ -1,18 +1,77 @@
-"""One monitor run's I/O and storage steps over given folders and feeds, in its own process.
+"""Runs in processes of their own, each measured by its own memory high-water mark.
 
-`test_hostile_limits` starts this as a child and reads the child's peak RSS from
-`VmHWM` of its own memory map: the figure is the run's own, not the test process's.
-The steps are the monitor flow's (read folders, poll feeds, ingest), without Prefect.
+- As a script: one monitor run's I/O and storage steps (read folders, poll feeds, ingest,
+  without Prefect) over given folders and feeds. `test_hostile_limits` starts it and reads
+  the peak RSS it reports from its own `VmHWM`: the run's figure, not the test process's.
 
-    python tests/hostile_run_driver.py CONFIG.json   ->   one JSON line on stdout
+      python tests/hostile_run_driver.py CONFIG.json   ->   one JSON line on stdout
+
+- `run_command`: the real `shiftwatch` command (`test_hostile_run`), its `VmHWM` polled
+  from /proc while it runs. Not `ru_maxrss`: Linux carries the parent's high-water mark
+  across fork and exec, so a child of a 700 MB test process would report 700 MB.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+POLL_S = 0.05  # how often a command's VmHWM is read
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandRun:
+    """A finished command: its status, what it printed, its peak RSS (kB) and seconds."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_kb: int
+    seconds: float
+
+
+def vm_hwm_kb(pid: int) -> int:
+    """Return a live process's resident high-water mark in kB (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    lines = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(lines[0].split()[1]) if lines else 0  # a zombie has no memory map
+
+
+def run_command(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout_s: float
+) -> CommandRun:
+    """Run a command to its end; poll its VmHWM meanwhile (the mark only rises, so the
+    last reading before the process ends is its peak, up to the last POLL_S)."""
+    started = time.monotonic()
+    process = subprocess.Popen(list(args), env=dict(env), cwd=cwd, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    peak = [0]
+
+    def watch() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], vm_hwm_kb(process.pid))
+            time.sleep(POLL_S)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        watcher.join()
+    return CommandRun(returncode=process.returncode, stdout=out, stderr=err,
+                      peak_rss_kb=peak[0], seconds=time.monotonic() - started)  # fmt: skip
 
 
 def main(config_path: str) -> None:

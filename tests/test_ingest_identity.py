@@ -1,4 +1,5 @@
-"""Issue 19 items 0, 2, 6 and issue 14 item 1, through the real command line.
+"""Issue 19 items 0, 2, 6 and issue 14 item 1, through the real command line; issue 19's
+reproductions on SQLite and PostgreSQL (`database_url`).
 
 - Feed entries without an http(s) link (guid only, a non-http link, a home-page link, no
   guid and no link, a guid shared by two stories) are each stored once, poll after poll.
@@ -72,7 +73,7 @@ def _export(db: str, kind: str) -> list[dict]:
 
 
 def test_linkless_feed_entries_are_each_stored_once(prefect_harness, httpserver, tmp_path,
-                                                    monkeypatch) -> None:  # fmt: skip
+                                                    monkeypatch, database_url) -> None:  # fmt: skip
     monkeypatch.setenv("SHIFTWATCH_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     monkeypatch.setenv("SHIFTWATCH_OUTBOX_DIR", str(tmp_path / "outbox"))
     polls = [_feed(LINKLESS), _feed([_item("A new one", guid="urn:new"), *reversed(LINKLESS)])]
@@ -84,7 +85,7 @@ def test_linkless_feed_entries_are_each_stored_once(prefect_harness, httpserver,
         return Response(body, headers={"Content-Type": "application/rss+xml"})
 
     httpserver.expect_request("/feed.xml").respond_with_handler(handler)
-    db = f"sqlite:///{tmp_path / 'feed.db'}"
+    db = database_url
     url = httpserver.url_for("/feed.xml")
     _cli("run", "--feed", url, "--db", db, "--no-deliver")
     first = _export(db, "documents")
@@ -104,14 +105,15 @@ def _md(path: Path, text: str, **front: object) -> None:
     path.write_text(f"---\n{head}---\n{text}\n", encoding="utf-8")
 
 
-def test_two_files_claiming_one_url_stay_two_documents(prefect_harness, tmp_path,
-                                                       monkeypatch) -> None:  # fmt: skip
+def test_two_files_claiming_one_url_stay_two_documents(
+    prefect_harness, tmp_path, monkeypatch, database_url
+) -> None:
     monkeypatch.setenv("SHIFTWATCH_OUTBOX_DIR", str(tmp_path / "outbox"))
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     _md(seeds / "a.md", "Lavrov said Russia wants guarantees. " + BODY, url="https://x.example/s")
     _md(seeds / "b.md", "Stoltenberg said NATO's door stays open.", url="https://x.example/s")
-    db = f"sqlite:///{tmp_path / 'files.db'}"
+    db = database_url
     snapshots = []
     for _ in range(3):
         _cli("run", "--seeds", str(seeds), "--db", db, "--no-deliver")
@@ -120,7 +122,7 @@ def test_two_files_claiming_one_url_stay_two_documents(prefect_harness, tmp_path
     assert snapshots[0] == snapshots[1] == snapshots[2]
 
 
-def test_folder_never_reaches_outside(prefect_harness, tmp_path, monkeypatch) -> None:
+def test_folder_never_reaches_outside(prefect_harness, tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("SHIFTWATCH_OUTBOX_DIR", str(tmp_path / "outbox"))
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -134,7 +136,7 @@ def test_folder_never_reaches_outside(prefect_harness, tmp_path, monkeypatch) ->
     (seeds / "dangling.md").symlink_to(tmp_path / "gone.md")
     os.mkfifo(seeds / "pipe.md")
     os.mkfifo(seeds / "manifest.yaml.fifo")
-    db = f"sqlite:///{tmp_path / 'safe.db'}"
+    db = database_url
     _cli("run", "--seeds", str(seeds), "--db", db, "--no-deliver")
     docs = _export(db, "documents")
     assert [d["url"].rsplit("/", 1)[-1] for d in docs] == ["ok.md"]
@@ -163,7 +165,7 @@ def test_links_inside_the_folder_may_be_allowed(tmp_path) -> None:
     assert reasons["dangling.md"] == "dangling or looping symbolic link"
 
 
-def test_manifest_fifo_link_and_size_are_refused_with_one_error_line(tmp_path) -> None:
+def test_manifest_fifo_link_and_size_are_refused_with_one_error_line(tmp_path, database_url):
     for make in (
         lambda p: os.mkfifo(p),
         lambda p: p.symlink_to("/dev/zero"),
@@ -174,13 +176,13 @@ def test_manifest_fifo_link_and_size_are_refused_with_one_error_line(tmp_path) -
         seeds.mkdir()
         make(seeds / "manifest.yaml")
         result = CliRunner().invoke(app, ["run", "--seeds", str(seeds),
-                                          "--db", f"sqlite:///{tmp_path / 'm.db'}"])  # fmt: skip
+                                          "--db", database_url])  # fmt: skip
         assert result.exit_code == 2, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and "manifest.yaml" in errors[0], result.output
 
 
-def test_alias_bomb_watchlist_and_dev_zero_are_one_error_line(tmp_path) -> None:
+def test_alias_bomb_watchlist_and_dev_zero_are_one_error_line(tmp_path, database_url) -> None:
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(
         "name: x\nunknown:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines())
@@ -188,13 +190,13 @@ def test_alias_bomb_watchlist_and_dev_zero_are_one_error_line(tmp_path) -> None:
     assert len(bomb.read_bytes()) < 600
     for path in (bomb, Path("/dev/zero")):
         result = CliRunner().invoke(app, ["run", "--watchlist", str(path), "--seeds", str(tmp_path),
-                                          "--db", f"sqlite:///{tmp_path / 'w.db'}"])  # fmt: skip
+                                          "--db", database_url])  # fmt: skip
         assert result.exit_code == 2, result.output
         assert result.output.count("error:") == 1, result.output
 
 
 def test_impossible_dates_refused_and_recorded(prefect_harness, httpserver, tmp_path,
-                                               monkeypatch) -> None:  # fmt: skip
+                                               monkeypatch, database_url) -> None:  # fmt: skip
     monkeypatch.setenv("SHIFTWATCH_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     monkeypatch.setenv("SHIFTWATCH_OUTBOX_DIR", str(tmp_path / "outbox"))
     items = [
@@ -213,7 +215,7 @@ def test_impossible_dates_refused_and_recorded(prefect_harness, httpserver, tmp_
     seeds.mkdir()
     _md(seeds / "minus-one.md", BODY, published=-1)
     _md(seeds / "feb-30.md", BODY, published="2022-02-30")
-    db = f"sqlite:///{tmp_path / 'dates.db'}"
+    db = database_url
     output = _cli("run", "--feed", httpserver.url_for("/dates.xml"), "--seeds", str(seeds),
                   "--db", db, "--no-deliver")  # fmt: skip
     assert "\x1b" not in output

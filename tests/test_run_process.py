@@ -6,6 +6,8 @@ the test acts on it.
   found by a marker in its environment, inherited from the run.
 - The database lost mid-run (SQLite file overwritten, PostgreSQL database dropped under the
   run) ends in one `error:` line with the URL masked, a non-zero status and no traceback.
+- Four first runs at once (a fresh PREFECT_HOME, fresh databases of both kinds) each end in
+  one summary, with no traceback (issue 19 item 6: Prefect's migrations used to print some).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def start_run(tmp_path: Path, feed: StallingFeed, db: str, marker: str) -> subpr
         SHIFTWATCH_TEST_MARKER=marker,
     )
     empty = tmp_path / "no-seeds"
-    empty.mkdir(exist_ok=True)
+    empty.mkdir(parents=True, exist_ok=True)
     args = [SHIFTWATCH, "run", "--seeds", str(empty), "--feed", feed.url, "--db", db]
     return subprocess.Popen(
         args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -118,29 +120,48 @@ def wait_for(check, timeout_s: float, what: str, proc: subprocess.Popen | None =
     pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
 
 
+@pytest.fixture
+def second_stalling_feed() -> Iterator[StallingFeed]:
+    """A second stalling feed, for a second run at the same time."""
+    feed = StallingFeed()
+    feed.server.start()
+    yield feed
+    feed.release.set()
+    feed.server.clear()
+    feed.server.stop()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
-def test_kill_9_of_a_run_leaves_no_prefect_server(tmp_path: Path, stalling_feed) -> None:
-    marker = uuid.uuid4().hex
-    run = start_run(tmp_path, stalling_feed, f"sqlite:///{tmp_path / 'sw.db'}", marker)
-    servers: list[int] = []
+def test_kill_9_of_a_run_leaves_no_prefect_server(
+    tmp_path: Path, stalling_feed, second_stalling_feed, pg_database
+) -> None:
+    """Two runs at once, one on SQLite and one on PostgreSQL, each killed while it polls."""
+    feeds = {"sqlite": stalling_feed, "postgresql": second_stalling_feed}
+    dbs = {"sqlite": f"sqlite:///{tmp_path / 'sw.db'}", "postgresql": pg_database[1]}
+    markers = {kind: uuid.uuid4().hex for kind in feeds}
+    runs = {kind: start_run(tmp_path / kind, feeds[kind], dbs[kind], markers[kind])
+            for kind in feeds}  # fmt: skip
     try:
-        wait_for(stalling_feed.arrived.is_set, STARTUP_S, "the run to poll its feed", run)
-        servers = marked_servers(marker)
-        assert servers, "the run's temporary Prefect server was not found"
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait(10)
+        for kind, run in runs.items():
+            wait_for(feeds[kind].arrived.is_set, STARTUP_S, f"the {kind} run to poll", run)
+        for kind, run in runs.items():
+            assert marked_servers(markers[kind]), f"the {kind} run's Prefect server not found"
+            os.kill(run.pid, signal.SIGKILL)
+            run.wait(10)
         deadline = time.monotonic() + GONE_S
-        while marked_servers(marker) and time.monotonic() < deadline:
+        while any(map(marked_servers, markers.values())) and time.monotonic() < deadline:
             time.sleep(0.2)
-        left = marked_servers(marker)
-        record("orphans", inputs=len(servers), kills=1, leaks=len(left))
-        assert left == [], f"the run's Prefect server outlived it: {left}"
+        left = {kind: marked_servers(marker) for kind, marker in markers.items()}
+        record("orphans", inputs=len(runs), kills=len(runs),
+               leaks=sum(map(len, left.values())))  # fmt: skip
+        assert left == {"sqlite": [], "postgresql": []}, f"servers outlived their runs: {left}"
     finally:
-        for pid in marked_servers(marker):  # never leave one behind, whatever happened
-            os.kill(pid, signal.SIGKILL)
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+        for pid in [p for marker in markers.values() for p in marked_servers(marker)]:
+            os.kill(pid, signal.SIGKILL)  # never leave one behind, whatever happened
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
 
 
 def lose_sqlite(url: str) -> None:
@@ -198,3 +219,41 @@ def test_a_database_lost_mid_run_ends_in_one_error_line(
     assert said.startswith("error: database <url> is ") and " gone" in said, errors
     assert "Traceback" not in err + out, err
     assert CANARY not in err + out
+
+
+def _first_run(tmp_path: Path, seeds: Path, db: str, n: int) -> subprocess.Popen:
+    """Start `shiftwatch run` with the shared PREFECT_HOME, no Prefect server yet anywhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHIFTWATCH_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), DO_NOT_TRACK="1",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               SHIFTWATCH_OUTBOX_DIR=str(tmp_path / f"outbox-{n}"))  # fmt: skip
+    args = [SHIFTWATCH, "run", "--seeds", str(seeds), "--db", db, "--no-deliver"]
+    return subprocess.Popen(args, env=env, cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def test_four_first_runs_at_once_each_end_in_one_clean_summary(
+    tmp_path: Path, pg_database: tuple[str, str]
+) -> None:
+    """Issue 19 item 6: four runs started at once on a fresh PREFECT_HOME (each starting a
+    temporary server that migrates Prefect's database) and fresh databases, two on SQLite
+    and two on PostgreSQL: no traceback, no `error:` line, each run's one summary."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.md").write_text("Ryabkov said Russia insists on legal guarantees.\n")
+    dbs = [f"sqlite:///{tmp_path / 'sw.db'}"] * 2 + [pg_database[1]] * 2
+    runs = [_first_run(tmp_path, seeds, db, n) for n, db in enumerate(dbs)]
+    try:
+        outputs = [run.communicate(timeout=STARTUP_S + 60) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+    said = ["\n".join(pair) for pair in outputs]
+    crashed = [s for s, run in zip(said, runs, strict=True)
+               if run.returncode or "Traceback" in s or "error:" in s]  # fmt: skip
+    record("concurrency", inputs=len(runs), crashes=len(crashed))
+    assert crashed == [], crashed[0][-3000:]
+    for out, _ in outputs:
+        assert sum(line.startswith("this run: ") for line in out.splitlines()) == 1, out
