@@ -160,7 +160,9 @@ def test_32_trickling_servers_do_not_starve_a_good_feed(servers, tmp_path, analy
 
 @pytest.mark.slow
 @pytest.mark.timeout(90)
-def test_32_trickling_feeds_on_one_server_cost_it_two_deadlines(servers, tmp_path, analyzer):
+def test_32_trickling_feeds_on_one_server_cost_it_two_deadlines_and_their_turns(
+    servers, tmp_path, analyzer
+):
     """32 trickling feeds on one origin: each has its turn (a slice, at the polite rate of
     one start per SPACING_S), then the two (or three: one may take a freed slot before the
     second strike) cut at the deadline strike the origin out, the others fail at once, and
