@@ -341,3 +341,26 @@ def test_no_grounds_for_extending_refuses_it(grain):
     headline): "grounds for" sets terms, «не усматривается» after it refuses them."""
     text = "Песков: оснований для продления зерновой сделки сейчас не усматривается"
     assert set(_found(grain, text, "ru")) == {"russia:grain-deal-continuation:opposes"}
+
+
+def test_making_efforts_is_the_subjects_own_act(grain):
+    """ "Turkey is making efforts to extend the grain deal" (dev x-en-056, Cavusoglu): an act
+    noun after "making" is the subject's own act, not an act someone else reports."""
+    text = (
+        "Turkey is making efforts to extend the grain deal expiring on March 18, Turkish "
+        "Foreign Minister Mevlut Cavusoglu said on Friday."
+    )
+    assert "turkey:grain-deal-continuation:supports" in _found(grain, text, "en")
+
+
+def test_only_they_have_the_right_to_decide_on_accession(nato):
+    """«только ... НАТО и Украина имеют право принимать решения о ее вступлении в НАТО»
+    (dev x-ru-034): the right to decide on accession opposes a ban on it."""
+    text = (
+        "Министр иностранных дел Украины Дмитрий Кулеба заявил, что только Организация "
+        "Североатлантического договора и Украина имеют право принимать решения о ее "
+        "вступлении в НАТО."
+    )
+    found = _found(nato, text, "ru")
+    assert "ukraine:ukraine-georgia-membership-ban:opposes" in found
+    assert "ukraine:ukraine-georgia-membership-ban:supports" not in found

@@ -156,7 +156,10 @@ def _stance_cues() -> _StanceCues:
         ),
         breaks=PhraseSet((b, "break") for b in merged_list("stance", "clause_breaks")),
         corrections=PhraseSet((c, "instead") for c in merged_list("stance", "corrections")),
-        acts=GatedPhrases((a, "act") for a in merged_list("stance", "act_nouns")),
+        acts=GatedPhrases(
+            [(a, "act") for a in merged_list("stance", "act_nouns")]
+            + [(a, "own") for a in merged_list("stance", "own_acts")]
+        ),
         conditionals=GatedPhrases((c, "if") for c in merged_list("stance", "conditionals")),
         addressing=GatedPhrases((a, "to") for a in merged_list("stance", "addressing")),
         others=GatedPhrases((o, "other") for o in merged_list("stance", "other_possessives")),
@@ -1031,8 +1034,8 @@ def _act_owner(sent: _Sentence, cue: Hit[_Cue]) -> tuple[Hit[str] | None, Candid
         ),
         None,
     )
-    if act is None:
-        return None, None
+    if act is None or act.value == "own":
+        return None, None  # "Turkey is making efforts to extend": the subject's own act
     for cand in sent.att.candidates:
         before = cand.end <= act.start and _words(sent.folded, cand.end, act.start) <= 1
         after = (
