@@ -364,3 +364,20 @@ def test_only_they_have_the_right_to_decide_on_accession(nato):
     found = _found(nato, text, "ru")
     assert "ukraine:ukraine-georgia-membership-ban:opposes" in found
     assert "ukraine:ukraine-georgia-membership-ban:supports" not in found
+
+
+def test_words_that_only_look_like_cues_are_not_cues(grain):
+    """«в настоящий момент» is not «настоять» (dev ru-grain-022: Erdogan took no stance);
+    «без промедления» ("without delay") negates nothing (dev ru-grain-028: Russia is ready to
+    launch the pipeline)."""
+    mention_only = (
+        "При этом Эрдоган высказался о том, что в настоящий момент взоры всего мира направлены "
+        "на зерновую инициативу."
+    )
+    assert _found(grain, mention_only, "ru") == {}
+    ready = (
+        "Россия готова без промедления запустить аммиакопровод Тольятти — Одесса, однако "
+        "украинские власти уже почти год препятствуют этому под надуманными предлогами, "
+        "заявила Мария Захарова."
+    )
+    assert "russia:ammonia-pipeline:opposes" not in _found(grain, ready, "ru")
