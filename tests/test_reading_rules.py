@@ -381,3 +381,14 @@ def test_words_that_only_look_like_cues_are_not_cues(grain):
         "заявила Мария Захарова."
     )
     assert "russia:ammonia-pipeline:opposes" not in _found(grain, ready, "ru")
+
+
+def test_terms_set_in_the_next_sentence_make_a_stance_open(grain):
+    """ "... But this will take place only after the conditions concerning Russia are
+    fulfilled." sets terms on the sentence before (dev en-grain-046, Peskov; its first
+    sentence's "is ready to" made a plain promise here, so that the terms have something to
+    turn open)."""
+    promise = "“Moscow will immediately return to the grain deal,” Peskov said."
+    terms = " “But this will take place only after the conditions concerning Russia are fulfilled.”"
+    assert set(_found(grain, promise, "en")) == {"russia:grain-deal-continuation:supports"}
+    assert set(_found(grain, promise + terms, "en")) == {"russia:grain-deal-continuation:open"}

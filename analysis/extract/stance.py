@@ -90,6 +90,7 @@ DIRECT_QUOTE_WORDS = 4  # a shorter quote is a phrase inside reported speech
 _WORD = re.compile(r"\w+")
 _SLAVIC_NE = re.compile(r"(?<!\w)не(?=\w{5})", re.IGNORECASE)
 _NON_PREFIX = re.compile(r"\bnon\W*(?:\(\w+\)\W*)?$")  # "non-expansion", "non-(further)expansion"
+_LEADING = re.compile(r"[\s\"'«»“”„‘’()\-–—]*")  # quote marks and dashes a sentence opens with
 _COMMA = re.compile(r",|\s[-–—]\s")
 _SUBITEM = re.compile(
     r"\b(?:including|in particular|such as|notably|в том числе|в частности|включая|у тому числі|"
@@ -284,13 +285,29 @@ class StanceModel:
             )
         )
         out: list[StanceObservation] = []
-        for att in sentences:
+        for i, att in enumerate(sentences):
             inside = [t for t in targets if att.start <= t.start < att.end]
             if inside and not att.commentary:
                 sentence = self._sentence(att, text, folded, spans, document.language)
+                if i + 1 < len(sentences) and self._terms_follow(folded, sentences[i + 1], targets):
+                    sentence = replace(sentence, conditional=True)
                 sentence = replace(sentence, objects=tuple((t.start, t.end) for t in inside))
                 out.extend(self._observe(ctx, sentence, inside))
         return out
+
+    def _terms_follow(
+        self, folded: str, nxt: SentenceAttribution, targets: Sequence[_Target]
+    ) -> bool:
+        """Return True when the next sentence sets terms on the one before: it opens with a
+        contrast, names no demand and holds a condition ("Moscow is ready to return to the
+        deal. But this will take place only after the conditions ... are fulfilled")."""
+        if any(nxt.start <= t.start < nxt.end for t in targets):
+            return False
+        head = _LEADING.match(folded, nxt.start, nxt.end)
+        start = head.end() if head else nxt.start
+        if not any(b.start == start for b in self.cues.breaks.finditer(folded, start, start + 12)):
+            return False
+        return any(True for _ in self.cues.conditionals.finditer(folded, nxt.start, nxt.end))
 
     def _proposer(self, title: str, body: str, mentions: Sequence[Mention]) -> Speaker | None:
         """Return the one party named as the author of a written draft ("the Russian Foreign
