@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,9 +109,49 @@ def engine(database_url):
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """One temporary Prefect API for the whole session (its start-up costs seconds)."""
+def prefect_db_template(tmp_path_factory) -> Path:
+    """Return a Prefect SQLite database migrated to head, made once per session.
+
+    A Prefect server (`prefect server start`, the test harness, or the temporary API of
+    `shiftwatch run`) migrates an empty database on start-up: about seven seconds each time.
+    Tests whose subject is not that first start copy this file into place instead
+    (`seed_prefect_home`); test_readme still starts from an empty Prefect home, as a new user."""
+    home = tmp_path_factory.mktemp("prefect-template")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHIFTWATCH_"))}
+    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    done = subprocess.run(
+        [prefect, "server", "database", "upgrade", "-y"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    database = home / "prefect.db"
+    assert done.returncode == 0 and database.is_file(), done.stdout + done.stderr
+    return database
+
+
+def seed_prefect_home(home: Path, template: Path, name: str = "prefect.db") -> Path:
+    """Put a copy of the migrated Prefect database where a server started with PREFECT_HOME
+    `home` looks for it (Prefect's default: $PREFECT_HOME/prefect.db); return `home`."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, home / name)
+    return home
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_db_template):
+    """One temporary Prefect API for the whole session (its start-up costs seconds), on a copy
+    of the migrated template database (prefect_test_harness makes its database in a fresh
+    temporary folder: that folder gets the copy)."""
+    import prefect.testing.utilities as harness
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+    def seeded_mkdtemp(*args, **kwargs) -> str:
+        folder = harness_mkdtemp(*args, **kwargs)
+        seed_prefect_home(Path(folder), prefect_db_template, "prefect-test.db")
+        return folder
+
+    harness_mkdtemp = harness.mkdtemp
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(harness, "mkdtemp", seeded_mkdtemp)
+        with prefect_test_harness(server_startup_timeout=180):
+            yield

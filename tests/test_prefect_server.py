@@ -24,7 +24,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from conftest import ROOT, _create_pg_database, _drop_pg_database
+from conftest import ROOT, _create_pg_database, _drop_pg_database, seed_prefect_home
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -137,9 +137,10 @@ def running_server(
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A Prefect server on loopback with its own SQLite database, for this module."""
-    home = tmp_path_factory.mktemp("prefect-home")
+def prefect_server(tmp_path_factory, prefect_db_template) -> Iterator[dict[str, Any]]:
+    """A Prefect server on loopback with its own SQLite database (a migrated copy), for this
+    module."""
+    home = seed_prefect_home(tmp_path_factory.mktemp("prefect-home"), prefect_db_template)
     with running_server(home, f"sqlite+aiosqlite:///{home / 'prefect.db'}") as server:
         yield server
 

@@ -1,7 +1,11 @@
 """Scheduled runs really fire: a real Prefect server with its scheduler on, the monitor served
-(and, separately, deployed to a process work pool with a worker) with a short interval
+(and, on the same server, deployed to a process work pool with a worker) with a short interval
 schedule, and runs the scheduler created (not triggered by hand) that complete with their
 artifacts — on SQLite and on PostgreSQL as Prefect's own database.
+
+One server per Prefect database, for both layouts: the `serve` process and the pool's
+deployment and worker start together, so the two waits for the scheduler overlap. Each test
+waits for a scheduled run of its own deployment.
 
 SQLAlchemy 2.1 stopped Prefect 3.8.8's scheduler ("Can't evaluate bulk DML statement") while
 the suite, with the scheduler off, stayed green; this test is the one that would have failed.
@@ -14,10 +18,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, seed_prefect_home
 from test_prefect_server import (
     PREFECT,
     _clean_env,
@@ -37,12 +42,14 @@ from shiftwatch.flows.monitor import monitor
 
 seeds, db = sys.argv[1], sys.argv[2]
 deployment = monitor.to_deployment(
-    name="scheduled",
+    name="served",
     interval=timedelta(seconds=15),
     parameters={"seeds": [seeds], "database_url": db, "deliver": False},
 )
 serve(deployment, pause_on_shutdown=False)
 """
+SERVED = "monitor/served"
+POOLED = "monitor/scheduled"  # the name deploy/prefect.yaml's layout gives it below
 
 
 def _seeds(tmp: Path) -> Path:
@@ -53,19 +60,29 @@ def _seeds(tmp: Path) -> Path:
     return seeds
 
 
-def _a_scheduled_run_completes(api_url: str, log: Path, timeout_s: float = 110) -> None:
-    """Wait for a run the scheduler created to complete; check it left its artifacts."""
+def _a_scheduled_run_completes(
+    api_url: str, deployment_name: str, log: Path, timeout_s: float = 110
+) -> None:
+    """Wait for a run the scheduler created for `deployment_name` to complete; check it left
+    its artifacts."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as api:
 
         def completed_scheduled_run():
-            runs = api.read_flow_runs()
+            try:
+                deployment = api.read_deployment_by_name(deployment_name)
+            except ObjectNotFound:  # not registered yet
+                return None
             done = [
                 r
-                for r in runs
-                if r.auto_scheduled and r.state is not None and r.state.is_completed()
+                for r in api.read_flow_runs()
+                if r.deployment_id == deployment.id
+                and r.auto_scheduled
+                and r.state is not None
+                and r.state.is_completed()
             ]
             return done[0] if done else None
 
@@ -75,22 +92,6 @@ def _a_scheduled_run_completes(api_url: str, log: Path, timeout_s: float = 110) 
         assert {"monitor-sources", "monitor-summary"} <= {
             a.key for a in artifacts if a.flow_run_id == run.id
         }
-
-
-def _scheduled_runs_complete(home: Path, api_url: str, tmp: Path) -> None:
-    seeds = _seeds(tmp)
-    server_env = {"PREFECT_API_URL": api_url, "PREFECT_HOME": str(home)}
-    log = tmp / "serve.log"
-    served = _start(
-        [sys.executable, "-c", SERVE, str(seeds), f"sqlite:///{tmp / 'sw.db'}"],
-        _clean_env(**server_env, PREFECT_RUNNER_POLL_FREQUENCY="2"),
-        log,
-        tmp,
-    )
-    try:
-        _a_scheduled_run_completes(api_url, log)
-    finally:
-        _stop(served)
 
 
 POOL_DEPLOYMENT = """\
@@ -112,8 +113,38 @@ deployments:
 """
 
 
-def _pool_runs_complete(home: Path, api_url: str, tmp: Path) -> None:
-    """Create a process pool, `prefect deploy` an interval schedule, start a worker, wait."""
+@dataclass
+class Scheduled:
+    """One Prefect server with its scheduler on, the monitor served on it and deployed to a
+    process pool with a worker; each layout with its own folder, database and log."""
+
+    home: Path
+    api_url: str
+    served: subprocess.Popen
+    serve_log: Path
+    worker: subprocess.Popen
+    worker_log: Path
+    pool_tmp: Path
+
+
+def _serve(home: Path, api_url: str, tmp: Path) -> tuple[subprocess.Popen, Path]:
+    """Start `serve` of an interval deployment of the monitor (returns at once)."""
+    tmp.mkdir()
+    seeds = _seeds(tmp)
+    server_env = {"PREFECT_API_URL": api_url, "PREFECT_HOME": str(home)}
+    log = tmp / "serve.log"
+    served = _start(
+        [sys.executable, "-c", SERVE, str(seeds), f"sqlite:///{tmp / 'sw.db'}"],
+        _clean_env(**server_env, PREFECT_RUNNER_POLL_FREQUENCY="2"),
+        log,
+        tmp,
+    )
+    return served, log
+
+
+def _deploy_to_pool(home: Path, api_url: str, tmp: Path) -> tuple[subprocess.Popen, Path]:
+    """Create a process pool, `prefect deploy` an interval schedule, start a worker."""
+    tmp.mkdir()
     seeds = _seeds(tmp)
     workdir = tmp / "worker"
     workdir.mkdir()
@@ -135,37 +166,7 @@ def _pool_runs_complete(home: Path, api_url: str, tmp: Path) -> None:
         log,
         workdir,
     )
-    try:
-        _a_scheduled_run_completes(api_url, log)
-    finally:
-        _stop(worker)
-    # `shiftwatch status` shows the schedule (asked over HTTP) and the runs it stored
-    shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
-    status = subprocess.run(
-        [shiftwatch, "status", "--db", f"sqlite:///{tmp / 'sw.db'}"],
-        env=env, cwd=tmp, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert status.returncode == 0, status.stderr
-    assert f"schedules (Prefect server at {api_url}):" in status.stdout
-    assert "  scheduled: every 15s" in status.stdout
-    assert " monitor run-" in status.stdout and " completed in " in status.stdout
-
-
-def test_scheduled_monitor_runs_fire_on_sqlite(tmp_path):
-    home = tmp_path / "prefect"
-    home.mkdir()
-    database = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
-    with running_server(home, database, scheduler=True) as server:
-        _scheduled_runs_complete(home, server["url"], tmp_path)
-
-
-def test_scheduled_monitor_runs_fire_on_a_process_work_pool(tmp_path):
-    """The operators' layout (deploy/prefect.yaml): a process pool and a worker, no `serve`."""
-    home = tmp_path / "prefect"
-    home.mkdir()
-    database = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
-    with running_server(home, database, scheduler=True) as server:
-        _pool_runs_complete(home, server["url"], tmp_path)
+    return worker, log
 
 
 @contextmanager
@@ -187,21 +188,60 @@ def prefect_on_postgresql(tmp_path: Path, admin_url: str) -> Iterator[tuple[Path
         admin.dispose()
 
 
-@pytest.mark.postgres
-def test_scheduled_monitor_runs_fire_on_postgresql(tmp_path, postgres_server):
-    with (
-        prefect_on_postgresql(tmp_path, postgres_server) as (home, url),
-        running_server(home, url, scheduler=True) as server,
-    ):
-        _scheduled_runs_complete(home, server["url"], tmp_path)
+@contextmanager
+def prefect_on_sqlite(tmp_path: Path, template: Path) -> Iterator[tuple[Path, str]]:
+    """Yield (PREFECT_HOME, its SQLite database URL for Prefect: a migrated copy)."""
+    home = seed_prefect_home(tmp_path / "prefect", template)
+    yield home, f"sqlite+aiosqlite:///{home / 'prefect.db'}"
 
 
-@pytest.mark.postgres
-def test_scheduled_monitor_runs_fire_on_a_process_work_pool_on_postgresql(
-    tmp_path, postgres_server
-):
-    with (
-        prefect_on_postgresql(tmp_path, postgres_server) as (home, url),
-        running_server(home, url, scheduler=True) as server,
-    ):
-        _pool_runs_complete(home, server["url"], tmp_path)
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def scheduled(request, tmp_path_factory) -> Iterator[Scheduled]:
+    """Per Prefect database: the server, then `serve` and the pool's deployment and worker
+    started together (torn down before the next database's server starts)."""
+    tmp = tmp_path_factory.mktemp(f"scheduled-{request.param}")
+    if request.param == "sqlite":
+        database = prefect_on_sqlite(tmp, request.getfixturevalue("prefect_db_template"))
+    else:
+        database = prefect_on_postgresql(tmp, request.getfixturevalue("postgres_server"))
+    with database as (home, url), running_server(home, url, scheduler=True) as server:
+        served, serve_log = _serve(home, server["url"], tmp / "served")
+        try:
+            worker, worker_log = _deploy_to_pool(home, server["url"], tmp / "pool")
+            try:
+                yield Scheduled(home, server["url"], served, serve_log, worker, worker_log,
+                                tmp / "pool")  # fmt: skip
+            finally:
+                _stop(worker)
+        finally:
+            _stop(served)
+
+
+def test_scheduled_monitor_runs_fire_when_served(scheduled):
+    try:
+        _a_scheduled_run_completes(scheduled.api_url, SERVED, scheduled.serve_log)
+    finally:
+        _stop(scheduled.served)  # its next runs would only load the machine
+
+
+def test_scheduled_monitor_runs_fire_on_a_process_work_pool(scheduled):
+    """The operators' layout (deploy/prefect.yaml): a process pool and a worker, no `serve`."""
+    tmp, api_url = scheduled.pool_tmp, scheduled.api_url
+    try:
+        _a_scheduled_run_completes(api_url, POOLED, scheduled.worker_log)
+    finally:
+        _stop(scheduled.worker)
+    # `shiftwatch status` shows the schedule (asked over HTTP) and the runs it stored
+    env = _clean_env(PREFECT_API_URL=api_url, PREFECT_HOME=str(scheduled.home))
+    shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
+    status = subprocess.run(
+        [shiftwatch, "status", "--db", f"sqlite:///{tmp / 'sw.db'}"],
+        env=env, cwd=tmp, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"schedules (Prefect server at {api_url}):" in status.stdout
+    assert "  scheduled: every 15s" in status.stdout
+    assert " monitor run-" in status.stdout and " completed in " in status.stdout
