@@ -65,13 +65,15 @@ def postgres_server() -> Iterator[str]:
     yield PG_ADMIN_URL
 
 
-def _create_pg_database(admin_url: str) -> tuple[str, str]:
+def _create_pg_database(admin_url: str, template: str | None = None) -> tuple[str, str]:
+    """Create a database (empty, or a copy of database `template`); return (name, URL)."""
     import sqlalchemy
 
     name = f"shiftwatch_test_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return name, admin_url.rsplit("/", 1)[0] + "/" + name
 
@@ -85,14 +87,34 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_migrated_template(postgres_server) -> Iterator[str]:
+    """Yield the name of a PostgreSQL database migrated to head once per session: tests that
+    take the `engine` fixture get a copy (CREATE DATABASE ... TEMPLATE) instead of migrating
+    an empty one each (half a second each); migrating empty databases stays test_migrations'
+    and the `database_url` tests' business."""
+    from shiftwatch.models.db import open_database
+
+    name, url = _create_pg_database(postgres_server)
+    try:
+        open_database(url).dispose()
+        yield name
+    finally:
+        _drop_pg_database(postgres_server, name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> Iterator[str]:
-    """Yield an empty database URL on each backend (the storage contract runs on both)."""
+    """Yield an empty database URL on each backend (the storage contract runs on both). For a
+    test that takes `engine` (which migrates it before the test starts anyway), a PostgreSQL
+    database is a copy of one already migrated."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'shiftwatch.db'}"
         return
     admin_url = request.getfixturevalue("postgres_server")
-    name, url = _create_pg_database(admin_url)
+    migrated = "engine" in request.fixturenames
+    template = request.getfixturevalue("pg_migrated_template") if migrated else None
+    name, url = _create_pg_database(admin_url, template)
     try:
         yield url
     finally:
