@@ -24,7 +24,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from conftest import ROOT, _create_pg_database, _drop_pg_database, seed_prefect_home
+from conftest import ROOT, seed_prefect_home
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -301,24 +301,5 @@ def _flow_runs(url: str) -> list[dict[str, Any]]:
     return response.json()
 
 
-@pytest.mark.postgres
-def test_team_mode_prefect_and_shiftwatch_each_on_their_own_postgresql_database(
-    postgres_server, seeds, tmp_path
-):
-    prefect_db, prefect_url = _create_pg_database(postgres_server)
-    ours_db, ours_url = _create_pg_database(postgres_server)
-    try:
-        async_url = prefect_url.replace("+psycopg", "+asyncpg", 1)
-        with running_server(tmp_path, async_url) as server:
-            env = _clean_env(PREFECT_API_URL=server["url"], PREFECT_HOME=str(tmp_path / "c"))
-            shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
-            args = [shiftwatch, "run", "--seeds", str(seeds), "--db", ours_url, "--no-deliver"]
-            result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-            assert result.returncode == 0, result.stderr[-3000:]
-            (run,) = _flow_runs(server["url"])
-            assert run["state_type"] == "COMPLETED"
-            artifacts = httpx.post(f"{server['url']}/artifacts/filter", json={}, timeout=10)
-            assert {"monitor-sources", "monitor-summary"} <= {a["key"] for a in artifacts.json()}
-    finally:
-        _drop_pg_database(postgres_server, prefect_db)
-        _drop_pg_database(postgres_server, ours_db)
+# Team mode on PostgreSQL (Prefect's database and ours, each on PostgreSQL) is in
+# test_schedules.py, on the Prefect server that module starts on PostgreSQL anyway.

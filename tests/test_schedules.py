@@ -17,14 +17,16 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import ROOT, seed_prefect_home
+from conftest import ROOT, _create_pg_database, _drop_pg_database, seed_prefect_home
 from test_prefect_server import (
     PREFECT,
+    SEED,
     _clean_env,
     _start,
     _stop,
@@ -66,6 +68,15 @@ def _a_scheduled_run_completes(
     """Wait for a run the scheduler created for `deployment_name` to complete; check it left
     its artifacts."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -76,22 +87,21 @@ def _a_scheduled_run_completes(
                 deployment = api.read_deployment_by_name(deployment_name)
             except ObjectNotFound:  # not registered yet
                 return None
-            done = [
-                r
-                for r in api.read_flow_runs()
-                if r.deployment_id == deployment.id
-                and r.auto_scheduled
-                and r.state is not None
-                and r.state.is_completed()
-            ]
+            # Asked of the server: the scheduler keeps up to 100 runs of each deployment ahead,
+            # more than one page of an unfiltered listing.
+            completed = FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED])),
+            )
+            done = [r for r in api.read_flow_runs(flow_run_filter=completed) if r.auto_scheduled]
             return done[0] if done else None
 
         run = _wait_for(completed_scheduled_run, timeout_s, "a completed scheduled run", log)
         assert run.auto_scheduled and run.deployment_id is not None
-        artifacts = api.read_artifacts()
-        assert {"monitor-sources", "monitor-summary"} <= {
-            a.key for a in artifacts if a.flow_run_id == run.id
-        }
+        artifacts = api.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+        assert {"monitor-sources", "monitor-summary"} <= {a.key for a in artifacts}
 
 
 POOL_DEPLOYMENT = """\
@@ -195,29 +205,38 @@ def prefect_on_sqlite(tmp_path: Path, template: Path) -> Iterator[tuple[Path, st
     yield home, f"sqlite+aiosqlite:///{home / 'prefect.db'}"
 
 
+@pytest.fixture(scope="module")
+def prefect_pg(tmp_path_factory, postgres_server) -> Iterator[tuple[Path, str]]:
+    """Yield (PREFECT_HOME, API URL) of a Prefect server (scheduler on) on its own PostgreSQL
+    database, for this module: the scheduled runs' server on PostgreSQL, and team mode's."""
+    tmp = tmp_path_factory.mktemp("prefect-pg")
+    with (
+        prefect_on_postgresql(tmp, postgres_server) as (home, url),
+        running_server(home, url, scheduler=True) as server,
+    ):
+        yield home, server["url"]
+
+
 @pytest.fixture(
     scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
 def scheduled(request, tmp_path_factory) -> Iterator[Scheduled]:
     """Per Prefect database: the server, then `serve` and the pool's deployment and worker
-    started together (torn down before the next database's server starts)."""
+    started together (stopped before the next database's turn)."""
     tmp = tmp_path_factory.mktemp(f"scheduled-{request.param}")
-    if request.param == "sqlite":
-        database = prefect_on_sqlite(tmp, request.getfixturevalue("prefect_db_template"))
-    else:
-        database = prefect_on_postgresql(tmp, request.getfixturevalue("postgres_server"))
-    with database as (home, url), running_server(home, url, scheduler=True) as server:
-        served, serve_log = _serve(home, server["url"], tmp / "served")
-        try:
-            worker, worker_log = _deploy_to_pool(home, server["url"], tmp / "pool")
-            try:
-                yield Scheduled(home, server["url"], served, serve_log, worker, worker_log,
-                                tmp / "pool")  # fmt: skip
-            finally:
-                _stop(worker)
-        finally:
-            _stop(served)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            template = request.getfixturevalue("prefect_db_template")
+            home, url = stack.enter_context(prefect_on_sqlite(tmp, template))
+            api_url = stack.enter_context(running_server(home, url, scheduler=True))["url"]
+        else:
+            home, api_url = request.getfixturevalue("prefect_pg")
+        served, serve_log = _serve(home, api_url, tmp / "served")
+        stack.callback(_stop, served)
+        worker, worker_log = _deploy_to_pool(home, api_url, tmp / "pool")
+        stack.callback(_stop, worker)
+        yield Scheduled(home, api_url, served, serve_log, worker, worker_log, tmp / "pool")
 
 
 def test_scheduled_monitor_runs_fire_when_served(scheduled):
@@ -245,3 +264,35 @@ def test_scheduled_monitor_runs_fire_on_a_process_work_pool(scheduled):
     assert f"schedules (Prefect server at {api_url}):" in status.stdout
     assert "  scheduled: every 15s" in status.stdout
     assert " monitor run-" in status.stdout and " completed in " in status.stdout
+
+
+@pytest.mark.postgres
+def test_team_mode_prefect_and_shiftwatch_each_on_their_own_postgresql_database(
+    prefect_pg, postgres_server, tmp_path
+):
+    """`shiftwatch run` against a Prefect server on PostgreSQL, storing in another PostgreSQL
+    database (the module's Prefect server: its other runs came from deployments)."""
+    _, api_url = prefect_pg
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "talks.md").write_text(SEED, encoding="utf-8")
+    (seeds / "empty.txt").write_text("\n", encoding="utf-8")
+    ours_db, ours_url = _create_pg_database(postgres_server)
+    try:
+        env = _clean_env(PREFECT_API_URL=api_url, PREFECT_HOME=str(tmp_path / "c"))
+        shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
+        args = [shiftwatch, "run", "--seeds", str(seeds), "--db", ours_url, "--no-deliver"]
+        result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        ad_hoc = {"flow_runs": {"deployment_id": {"is_null_": True}}}  # not from a schedule
+        runs = httpx.post(f"{api_url}/flow_runs/filter", json=ad_hoc, timeout=10).json()
+        (run,) = runs
+        assert run["state_type"] == "COMPLETED"
+        artifacts = httpx.post(
+            f"{api_url}/artifacts/filter",
+            json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}},
+            timeout=10,
+        )
+        assert {"monitor-sources", "monitor-summary"} <= {a["key"] for a in artifacts.json()}
+    finally:
+        _drop_pg_database(postgres_server, ours_db)
