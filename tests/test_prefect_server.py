@@ -103,12 +103,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@contextmanager
-def running_server(
-    home: Path, database_url: str, scheduler: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Run `prefect server start` on a free loopback port; yield its API URL; stop it. With
-    `scheduler`, the server's scheduler runs every few seconds, as in production but faster."""
+def launch_server(home: Path, database_url: str, scheduler: bool = False) -> dict[str, Any]:
+    """Start `prefect server start` on a free loopback port (returns at once; see
+    `await_server`). With `scheduler`, the server's scheduler runs every few seconds, as in
+    production but faster."""
     port = _free_port()
     env = _clean_env(
         PREFECT_HOME=str(home),
@@ -122,18 +120,33 @@ def running_server(
     )
     log = home / "server.log"
     proc = _start([PREFECT, "server", "start"], env, log, home)
-    url = f"http://127.0.0.1:{port}/api"
+    return {"url": f"http://127.0.0.1:{port}/api", "home": home, "proc": proc, "log": log}
+
+
+def await_server(server: dict[str, Any]) -> dict[str, Any]:
+    """Wait until a launched server answers; return it."""
+    proc, log = server["proc"], server["log"]
+    _wait_for(
+        lambda: proc.poll() is not None or _healthy(server["url"]),
+        STARTUP_TIMEOUT_S,
+        "the Prefect server",
+        log,
+    )
+    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+    return server
+
+
+@contextmanager
+def running_server(
+    home: Path, database_url: str, scheduler: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Run `prefect server start` on a free loopback port; yield its API URL; stop it. With
+    `scheduler`, the server's scheduler runs every few seconds, as in production but faster."""
+    server = launch_server(home, database_url, scheduler)
     try:
-        _wait_for(
-            lambda: proc.poll() is not None or _healthy(url),
-            STARTUP_TIMEOUT_S,
-            "the Prefect server",
-            log,
-        )
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        yield {"url": url, "home": home}
+        yield await_server(server)
     finally:
-        _stop(proc)
+        _stop(server["proc"])
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 schedule, and runs the scheduler created (not triggered by hand) that complete with their
 artifacts — on SQLite and on PostgreSQL as Prefect's own database.
 
-One server per Prefect database, for both layouts: the `serve` process and the pool's
-deployment and worker start together, so the two waits for the scheduler overlap. Each test
-waits for a scheduled run of its own deployment.
+One server per Prefect database, for both layouts, and everything started at once: both
+servers, then on each the `serve` process and the pool's deployment and worker, so the waits
+for the scheduler overlap. Each test waits for a scheduled run of its own deployment.
 
 SQLAlchemy 2.1 stopped Prefect 3.8.8's scheduler ("Can't evaluate bulk DML statement") while
 the suite, with the scheduler off, stayed green; this test is the one that would have failed.
@@ -23,7 +23,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, _create_pg_database, _drop_pg_database, seed_prefect_home
+from conftest import (
+    PG_ADMIN_URL,
+    ROOT,
+    _create_pg_database,
+    _drop_pg_database,
+    _postgres_reachable,
+    seed_prefect_home,
+)
 from test_prefect_server import (
     PREFECT,
     SEED,
@@ -31,7 +38,8 @@ from test_prefect_server import (
     _start,
     _stop,
     _wait_for,
-    running_server,
+    await_server,
+    launch_server,
 )
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -198,45 +206,46 @@ def prefect_on_postgresql(tmp_path: Path, admin_url: str) -> Iterator[tuple[Path
         admin.dispose()
 
 
-@contextmanager
-def prefect_on_sqlite(tmp_path: Path, template: Path) -> Iterator[tuple[Path, str]]:
-    """Yield (PREFECT_HOME, its SQLite database URL for Prefect: a migrated copy)."""
-    home = seed_prefect_home(tmp_path / "prefect", template)
-    yield home, f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="module")
-def prefect_pg(tmp_path_factory, postgres_server) -> Iterator[tuple[Path, str]]:
-    """Yield (PREFECT_HOME, API URL) of a Prefect server (scheduler on) on its own PostgreSQL
-    database, for this module: the scheduled runs' server on PostgreSQL, and team mode's."""
-    tmp = tmp_path_factory.mktemp("prefect-pg")
-    with (
-        prefect_on_postgresql(tmp, postgres_server) as (home, url),
-        running_server(home, url, scheduler=True) as server,
-    ):
-        yield home, server["url"]
-
-
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def scheduled(request, tmp_path_factory) -> Iterator[Scheduled]:
-    """Per Prefect database: the server, then `serve` and the pool's deployment and worker
-    started together (stopped before the next database's turn)."""
-    tmp = tmp_path_factory.mktemp(f"scheduled-{request.param}")
+def everything(tmp_path_factory, prefect_db_template) -> Iterator[dict[str, Scheduled]]:
+    """Per Prefect database (SQLite: a migrated copy; PostgreSQL, when it answers: an empty
+    database), a server with its scheduler on; all started together, then on each `serve` and
+    the pool's deployment and worker. Stopped at the end of the module."""
+    tmp = tmp_path_factory.mktemp("scheduled")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            template = request.getfixturevalue("prefect_db_template")
-            home, url = stack.enter_context(prefect_on_sqlite(tmp, template))
-            api_url = stack.enter_context(running_server(home, url, scheduler=True))["url"]
-        else:
-            home, api_url = request.getfixturevalue("prefect_pg")
-        served, serve_log = _serve(home, api_url, tmp / "served")
-        stack.callback(_stop, served)
-        worker, worker_log = _deploy_to_pool(home, api_url, tmp / "pool")
-        stack.callback(_stop, worker)
-        yield Scheduled(home, api_url, served, serve_log, worker, worker_log, tmp / "pool")
+        launched = {}
+        home = seed_prefect_home(tmp / "sqlite" / "prefect", prefect_db_template)
+        database = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+        launched["sqlite"] = launch_server(home, database, scheduler=True)
+        stack.callback(_stop, launched["sqlite"]["proc"])
+        if _postgres_reachable() is None:  # else its tests skip (or fail, under CI=true)
+            (tmp / "postgresql").mkdir()
+            on_pg = prefect_on_postgresql(tmp / "postgresql", PG_ADMIN_URL)
+            home, database = stack.enter_context(on_pg)
+            launched["postgresql"] = launch_server(home, database, scheduler=True)
+            stack.callback(_stop, launched["postgresql"]["proc"])
+        servers = {name: await_server(server) for name, server in launched.items()}
+        served = {}
+        for name, server in servers.items():
+            served[name] = _serve(server["home"], server["url"], tmp / name / "served")
+            stack.callback(_stop, served[name][0])
+        out = {}
+        for name, server in servers.items():
+            worker, log = _deploy_to_pool(server["home"], server["url"], tmp / name / "pool")
+            stack.callback(_stop, worker)
+            out[name] = Scheduled(server["home"], server["url"], *served[name], worker, log,
+                                  tmp / name / "pool")  # fmt: skip
+        yield out
+
+
+@pytest.fixture(params=BACKENDS)
+def scheduled(request, everything) -> Scheduled:
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_server")  # skips, or fails under CI=true, without it
+    return everything[request.param]
 
 
 def test_scheduled_monitor_runs_fire_when_served(scheduled):
@@ -268,11 +277,11 @@ def test_scheduled_monitor_runs_fire_on_a_process_work_pool(scheduled):
 
 @pytest.mark.postgres
 def test_team_mode_prefect_and_shiftwatch_each_on_their_own_postgresql_database(
-    prefect_pg, postgres_server, tmp_path
+    postgres_server, everything, tmp_path
 ):
     """`shiftwatch run` against a Prefect server on PostgreSQL, storing in another PostgreSQL
-    database (the module's Prefect server: its other runs came from deployments)."""
-    _, api_url = prefect_pg
+    database (the module's Prefect server on PostgreSQL: its other runs came from schedules)."""
+    api_url = everything["postgresql"].api_url
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "talks.md").write_text(SEED, encoding="utf-8")
