@@ -137,7 +137,9 @@ def prefect_db_template(tmp_path_factory) -> Path:
     A Prefect server (`prefect server start`, the test harness, or the temporary API of
     `shiftwatch run`) migrates an empty database on start-up: about seven seconds each time.
     Tests whose subject is not that first start copy this file into place instead
-    (`seed_prefect_home`); test_readme still starts from an empty Prefect home, as a new user."""
+    (`seed_prefect_home`). A first start on an empty Prefect database stays covered: the cold
+    `shiftwatch run` of the benchmarks' smoke runs (test_bench_smoke, empty PREFECT_HOME) and
+    test_schedules' Prefect server on an empty PostgreSQL database."""
     home = tmp_path_factory.mktemp("prefect-template")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHIFTWATCH_"))}
     env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
