@@ -31,6 +31,7 @@ SIZES = (1_000, 4_000)
 SMOKE_SIZES = (40, 120)
 POOL_ITEMS = 400
 POOL_REPEATS = 2
+SMOKE_POOL_ITEMS = 40  # smoke: the same code paths once, on few items (figures meaningless)
 TARGET_RATIO = 2.0
 TARGET_POOL = 1.6
 TARGET_PEAK_MB = 500
@@ -42,7 +43,7 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pool_speedup(folder: Path, limit: int) -> dict[str, float]:
+def pool_speedup(folder: Path, limit: int, repeats: int = POOL_REPEATS) -> dict[str, float]:
     """Return the best serial and pooled seconds over the first `limit` items of `folder`
     (wall, and CPU: this process's, and each worker's), and whether both gave the same
     analyses."""
@@ -60,7 +61,7 @@ def pool_speedup(folder: Path, limit: int) -> dict[str, float]:
     with AnalysisPool(analyzer, workers=2, min_items=1) as pool:
         pool(items[:40])  # start the workers
         workers = list(pool._executor._processes)  # type: ignore[union-attr]
-        for _ in range(POOL_REPEATS):
+        for _ in range(repeats):
             started, cpu = time.perf_counter(), time.process_time()
             one = analyzer.build_and_analyze(items)
             serial.append((time.perf_counter() - started, time.process_time() - cpu))
@@ -88,7 +89,8 @@ def run(smoke: bool = False, sizes: tuple[int, ...] | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as name:
         tmp = Path(name)
         prefect_home = tmp / "prefect-home"
-        warm = warm_up(tmp / "warm", prefect_home)
+        # A smoke run skips the warm-up (as bench_pipeline's does): its first run starts cold.
+        warm = None if smoke else warm_up(tmp / "warm", prefect_home)
         for n in sizes:
             corpus = build_corpus(n, tmp / f"corpus-{n}")
             base = langdetect_baseline(corpus.texts)
@@ -99,12 +101,16 @@ def run(smoke: bool = False, sizes: tuple[int, ...] | None = None) -> str:
                 {"n": n, "mb": corpus.text_bytes / 1e6, "base": base, "cli": cli, "counts": counts}
             )
             print(f"   N={n}: {cli.wall_s:.1f}s, peak {cli.peak_rss_mb:.0f} MB", file=sys.stderr)
-        pool = pool_speedup(tmp / f"corpus-{sizes[-1]}", 120 if smoke else POOL_ITEMS)
-    return "\n".join(_report(rows, pool, warm.wall_s, smoke))
+        folder = tmp / f"corpus-{sizes[-1]}"
+        if smoke:
+            pool = pool_speedup(folder, SMOKE_POOL_ITEMS, repeats=1)
+        else:
+            pool = pool_speedup(folder, POOL_ITEMS)
+    return "\n".join(_report(rows, pool, warm.wall_s if warm else None, smoke))
 
 
 def _report(
-    rows: list[dict[str, Any]], pool: dict[str, float], warm_s: float, smoke: bool
+    rows: list[dict[str, Any]], pool: dict[str, float], warm_s: float | None, smoke: bool
 ) -> list[str]:
     lines = [
         "## Throughput, worker pool and memory per batch (issue 17 items 1-2)",
@@ -114,7 +120,12 @@ def _report(
         f"{os.getloadavg()[0]:.1f} at the end): ratios measured side by side in one process are "
         "the figures to read, not absolute times. Each run: `shiftwatch run --seeds <folder> "
         "--db sqlite:///<tmp> --no-deliver`, analysis in worker processes (one per core), "
-        f"documents streamed 1,000 at a time; warm-up over the seeds: {warm_s:.1f} s.",
+        "documents streamed 1,000 at a time; "
+        + (
+            f"warm-up over the seeds: {warm_s:.1f} s."
+            if warm_s is not None
+            else "no warm-up (smoke): the first run's Prefect start-up is a cold one."
+        ),
         "",
         "| N | text MB | wall s | CPU s (tree) | langdetect s (1 core) | peak MB (command) "
         "| peak MB (command + workers + API server) | new/dup |",

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -69,29 +71,55 @@ def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
+BATCH = 100_000  # one chunk: the whole run at once
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The items ingested twice (run-1, then run-2) into one fresh SQLite database."""
+
+    path: Path
+    after_first: dict[str, list[tuple[object, ...]]]  # the stored rows after run-1
+    after_second: dict[str, list[tuple[object, ...]]]  # ... and after run-2
+    counts: tuple[Any, ...]
+
+
+@pytest.fixture(scope="module")
+def ingested(analyzer, items, tmp_path_factory) -> Callable[[int], Ingested]:
+    """Return `ingest(chunk_items)`: the items ingested twice in chunks of that size, done once
+    per size for the module (the one-batch reference and each chunk size serve several
+    tests, which compare the same runs)."""
+    done: dict[int, Ingested] = {}
+
+    def ingest(size: int) -> Ingested:
+        if size not in done:
+            path = tmp_path_factory.mktemp(f"chunks-{size}") / "sw.db"
+            engine = open_database(f"sqlite:///{path}")
+            result = ingest_items(engine, analyzer, items, "run-1", chunk_items=size)
+            after_first = _rows(path)
+            again = ingest_items(engine, analyzer, items, "run-2", chunk_items=size)
+            engine.dispose()
+            counts = (
+                {k: vars(v) for k, v in result.counts.items()},
+                sorted(result.new_document_ids),
+                sorted(result.pairs),
+                {k: vars(v) for k, v in again.counts.items()},
+            )
+            done[size] = Ingested(path, after_first, _rows(path), counts)
+        return done[size]
+
+    return ingest
+
+
 @pytest.mark.parametrize("chunk_items", [1, 9, 40])
-def test_a_run_in_chunks_stores_what_one_batch_stores(analyzer, items, tmp_path, chunk_items):
-    stored = {}
-    counts = {}
-    for name, size in (("batch", 100_000), ("chunks", chunk_items)):
-        path = tmp_path / f"{name}.db"
-        engine = open_database(f"sqlite:///{path}")
-        result = ingest_items(engine, analyzer, items, "run-1", chunk_items=size)
-        again = ingest_items(engine, analyzer, items, "run-2", chunk_items=size)
-        engine.dispose()
-        stored[name] = _rows(path)
-        counts[name] = (
-            {k: vars(v) for k, v in result.counts.items()},
-            sorted(result.new_document_ids),
-            sorted(result.pairs),
-            {k: vars(v) for k, v in again.counts.items()},
-        )
+def test_a_run_in_chunks_stores_what_one_batch_stores(ingested, items, chunk_items):
+    batch, chunks = ingested(BATCH), ingested(chunk_items)
     for table in ("mentions", "signatures", "rejections"):
-        assert stored["chunks"][table] == stored["batch"][table], table
-    assert _core_stances(tmp_path / "chunks.db") == _core_stances(tmp_path / "batch.db")
-    assert counts["chunks"][2] == counts["batch"][2]  # the same pairs touched
-    assert len(stored["batch"]["documents"]) == len(items)
-    with sqlite3.connect(tmp_path / "batch.db") as db:  # copies were found
+        assert chunks.after_second[table] == batch.after_second[table], table
+    assert _core_stances(chunks.path) == _core_stances(batch.path)
+    assert chunks.counts[2] == batch.counts[2]  # the same pairs touched
+    assert len(batch.after_second["documents"]) == len(items)
+    with sqlite3.connect(batch.path) as db:  # copies were found
         assert db.execute(
             "select count(*) from documents where duplicate_of is not null"
         ).fetchone()[0]
@@ -108,15 +136,8 @@ def _core_stances(path: Path) -> set[tuple[object, ...]]:
 
 
 @pytest.mark.parametrize("chunk_items", [1, 7, 40])
-def test_a_run_in_chunks_clusters_what_one_batch_clusters(analyzer, items, tmp_path, chunk_items):
-    stored = {}
-    for name, size in (("batch", 100_000), ("chunks", chunk_items)):
-        path = tmp_path / f"{name}.db"
-        engine = open_database(f"sqlite:///{path}")
-        ingest_items(engine, analyzer, items, "run-1", chunk_items=size)
-        engine.dispose()
-        stored[name] = _rows(path)
-    assert stored["chunks"] == stored["batch"]
+def test_a_run_in_chunks_clusters_what_one_batch_clusters(ingested, chunk_items):
+    assert ingested(chunk_items).after_first == ingested(BATCH).after_first
 
 
 def test_a_folder_read_in_chunks_is_the_folder(tmp_path) -> None:

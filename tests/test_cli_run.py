@@ -108,10 +108,13 @@ def test_paused_feeds_are_skipped_and_failing_sources_named(
     assert "/broken.xml (HTTP 500" in quiet.stderr
 
 
-def test_progress_is_drawn_on_a_terminal_only(env):
-    """A real terminal (a pty): rows per source with read, analysed and stored counts."""
-    environ = {**os.environ, "COLUMNS": "160"}
-    environ.pop("PREFECT_API_URL", None)
+def test_progress_is_drawn_on_a_terminal_only(prefect_harness, env):
+    """A real terminal (a pty): rows per source with read, analysed and stored counts. The
+    run uses the session's Prefect API (Prefect's temporary server is test_run_process's and
+    test_readme's subject, not this one's)."""
+    from prefect.settings import PREFECT_API_URL
+
+    environ = {**os.environ, "COLUMNS": "160", "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     environ["PREFECT_HOME"] = str(env["tmp"] / "prefect")
     command = [EXE, "run", "--seeds", str(SEEDS), "--db", env["db"], "--no-deliver"]
     main, child = pty.openpty()

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from conftest import ROOT, _create_pg_database, _drop_pg_database
+from conftest import ROOT, seed_prefect_home
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -103,12 +103,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@contextmanager
-def running_server(
-    home: Path, database_url: str, scheduler: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Run `prefect server start` on a free loopback port; yield its API URL; stop it. With
-    `scheduler`, the server's scheduler runs every few seconds, as in production but faster."""
+def launch_server(home: Path, database_url: str, scheduler: bool = False) -> dict[str, Any]:
+    """Start `prefect server start` on a free loopback port (returns at once; see
+    `await_server`). With `scheduler`, the server's scheduler runs every few seconds, as in
+    production but faster."""
     port = _free_port()
     env = _clean_env(
         PREFECT_HOME=str(home),
@@ -122,24 +120,40 @@ def running_server(
     )
     log = home / "server.log"
     proc = _start([PREFECT, "server", "start"], env, log, home)
-    url = f"http://127.0.0.1:{port}/api"
+    return {"url": f"http://127.0.0.1:{port}/api", "home": home, "proc": proc, "log": log}
+
+
+def await_server(server: dict[str, Any]) -> dict[str, Any]:
+    """Wait until a launched server answers; return it."""
+    proc, log = server["proc"], server["log"]
+    _wait_for(
+        lambda: proc.poll() is not None or _healthy(server["url"]),
+        STARTUP_TIMEOUT_S,
+        "the Prefect server",
+        log,
+    )
+    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+    return server
+
+
+@contextmanager
+def running_server(
+    home: Path, database_url: str, scheduler: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Run `prefect server start` on a free loopback port; yield its API URL; stop it. With
+    `scheduler`, the server's scheduler runs every few seconds, as in production but faster."""
+    server = launch_server(home, database_url, scheduler)
     try:
-        _wait_for(
-            lambda: proc.poll() is not None or _healthy(url),
-            STARTUP_TIMEOUT_S,
-            "the Prefect server",
-            log,
-        )
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        yield {"url": url, "home": home}
+        yield await_server(server)
     finally:
-        _stop(proc)
+        _stop(server["proc"])
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A Prefect server on loopback with its own SQLite database, for this module."""
-    home = tmp_path_factory.mktemp("prefect-home")
+def prefect_server(tmp_path_factory, prefect_db_template) -> Iterator[dict[str, Any]]:
+    """A Prefect server on loopback with its own SQLite database (a migrated copy), for this
+    module."""
+    home = seed_prefect_home(tmp_path_factory.mktemp("prefect-home"), prefect_db_template)
     with running_server(home, f"sqlite+aiosqlite:///{home / 'prefect.db'}") as server:
         yield server
 
@@ -300,24 +314,5 @@ def _flow_runs(url: str) -> list[dict[str, Any]]:
     return response.json()
 
 
-@pytest.mark.postgres
-def test_team_mode_prefect_and_shiftwatch_each_on_their_own_postgresql_database(
-    postgres_server, seeds, tmp_path
-):
-    prefect_db, prefect_url = _create_pg_database(postgres_server)
-    ours_db, ours_url = _create_pg_database(postgres_server)
-    try:
-        async_url = prefect_url.replace("+psycopg", "+asyncpg", 1)
-        with running_server(tmp_path, async_url) as server:
-            env = _clean_env(PREFECT_API_URL=server["url"], PREFECT_HOME=str(tmp_path / "c"))
-            shiftwatch = str(Path(sys.executable).with_name("shiftwatch"))
-            args = [shiftwatch, "run", "--seeds", str(seeds), "--db", ours_url, "--no-deliver"]
-            result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-            assert result.returncode == 0, result.stderr[-3000:]
-            (run,) = _flow_runs(server["url"])
-            assert run["state_type"] == "COMPLETED"
-            artifacts = httpx.post(f"{server['url']}/artifacts/filter", json={}, timeout=10)
-            assert {"monitor-sources", "monitor-summary"} <= {a["key"] for a in artifacts.json()}
-    finally:
-        _drop_pg_database(postgres_server, prefect_db)
-        _drop_pg_database(postgres_server, ours_db)
+# Team mode on PostgreSQL (Prefect's database and ours, each on PostgreSQL) is in
+# test_schedules.py, on the Prefect server that module starts on PostgreSQL anyway.

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, seed_prefect_home
 
 pytestmark = pytest.mark.prefect
 
@@ -25,7 +25,10 @@ def test_readme_opens_with_exactly_two_commands_and_ci_runs_the_second():
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_the_main_job_prints_a_digest_of_the_seeds(tmp_path):
+def test_the_main_job_prints_a_digest_of_the_seeds(tmp_path, prefect_db_template):
+    # Prefect's home holds its migrated database, as on a user's machine after the first run
+    # (a first run from an empty Prefect home: the cold runs of test_bench_smoke).
+    seed_prefect_home(tmp_path, prefect_db_template)
     env = {
         **os.environ,
         "SHIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
+from conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database, seed_prefect_home
 from pytest_httpserver import HTTPServer
 from reliability_support import record
 from werkzeug import Request, Response
@@ -71,8 +71,16 @@ def stalling_feed() -> Iterator[StallingFeed]:
     feed.server.stop()
 
 
+@pytest.fixture
+def prefect_home(tmp_path: Path, prefect_db_template: Path) -> Path:
+    """A Prefect home holding a migrated Prefect database, as after the operator's first run
+    (the temporary server then starts without migrating one: seconds less per test)."""
+    return seed_prefect_home(tmp_path / "prefect-home", prefect_db_template)
+
+
 def start_run(tmp_path: Path, feed: StallingFeed, db: str, marker: str) -> subprocess.Popen:
-    """Start `shiftwatch run` on the feed alone, with a temporary Prefect server of its own."""
+    """Start `shiftwatch run` on the feed alone, with a temporary Prefect server of its own
+    (Prefect home: the `prefect_home` fixture's folder)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHIFTWATCH_"))}
     env.update(
         PREFECT_HOME=str(tmp_path / "prefect-home"),
@@ -133,12 +141,14 @@ def second_stalling_feed() -> Iterator[StallingFeed]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 def test_kill_9_of_a_run_leaves_no_prefect_server(
-    tmp_path: Path, stalling_feed, second_stalling_feed, pg_database
+    tmp_path: Path, prefect_db_template: Path, stalling_feed, second_stalling_feed, pg_database
 ) -> None:
     """Two runs at once, one on SQLite and one on PostgreSQL, each killed while it polls."""
     feeds = {"sqlite": stalling_feed, "postgresql": second_stalling_feed}
     dbs = {"sqlite": f"sqlite:///{tmp_path / 'sw.db'}", "postgresql": pg_database[1]}
     markers = {kind: uuid.uuid4().hex for kind in feeds}
+    for kind in feeds:  # each run's Prefect home holds a migrated database (see prefect_home)
+        seed_prefect_home(tmp_path / kind / "prefect-home", prefect_db_template)
     runs = {kind: start_run(tmp_path / kind, feeds[kind], dbs[kind], markers[kind])
             for kind in feeds}  # fmt: skip
     try:
@@ -190,7 +200,7 @@ def lose_postgresql(name: str) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_lost_mid_run_ends_in_one_error_line(
-    tmp_path: Path, stalling_feed, backend: str, request
+    tmp_path: Path, prefect_home: Path, stalling_feed, backend: str, request
 ) -> None:
     if backend == "sqlite":
         db = f"sqlite:///{tmp_path / 'sw.db'}"
