@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -259,7 +260,7 @@ def _tightest(
         if not first[2] & keys:
             continue
         missing, glue = set(keys), 0
-        for tok in run[i:]:
+        for tok in itertools.islice(run, i, None):
             glue += tok[3]
             if glue > MAX_GLUE or not (tok[3] or tok[2] & keys):
                 break  # too loose, or a word of another alias: not this alias's wording

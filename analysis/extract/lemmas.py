@@ -34,12 +34,27 @@ def _morph(lang: str):  # -> pymorphy3.MorphAnalyzer
     return pymorphy3.MorphAnalyzer(lang=lang)
 
 
+def parses(word: str, lang: str) -> list:  # -> list[pymorphy3 Parse]
+    """Return pymorphy3's readings of a Russian or Ukrainian word, best first; none for a
+    word it cannot read (a character without a Unicode name makes its shape check raise)."""
+    try:
+        return _morph(lang).parse(word)
+    except (KeyError, ValueError):
+        return []
+
+
+def _parse(word: str, lang: str):  # -> pymorphy3 Parse | None
+    found = parses(word, lang)
+    return found[0] if found else None
+
+
 @functools.lru_cache(maxsize=200_000)
 def lemma(word: str, lang: str) -> str:
     """Return the dictionary form of one word (lower case); unknown words stay as they are."""
     lower = word.lower().replace("ё", "е").replace("’", "'")
     if lang in _MORPH_LANGS:
-        return _morph(lang).parse(lower)[0].normal_form.replace("ё", "е")
+        parsed = _parse(lower, lang)
+        return parsed.normal_form.replace("ё", "е") if parsed else lower
     import simplemma
 
     try:
@@ -134,7 +149,8 @@ def is_noun(word: str, lang: str) -> bool:
     low = word.lower()
     if lang not in _MORPH_LANGS:
         return low.endswith(("ion", "ions", "ment", "ments", "al", "als"))
-    return _morph(lang).parse(low)[0].tag.POS == "NOUN"
+    parsed = _parse(low, lang)
+    return bool(parsed) and parsed.tag.POS == "NOUN"
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -143,5 +159,5 @@ def is_adjective(word: str, lang: str) -> bool:
     ("новая", "ядерну"); False for other languages, which mark this by word order."""
     if lang not in _MORPH_LANGS:
         return False
-    tag = _morph(lang).parse(word.lower())[0].tag
-    return tag.POS in ("ADJF", "PRTF")
+    parsed = _parse(word.lower(), lang)
+    return bool(parsed) and parsed.tag.POS in ("ADJF", "PRTF")

@@ -14,6 +14,7 @@ Overlapping candidates resolve leftmost-longest.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -178,9 +179,10 @@ class Matcher:
         self, text: str, lang: str, found: Sequence[tuple[int, int, _Alias]]
     ) -> list[tuple[int, int, _Alias]]:
         """Return demand aliases matched on lemmas where no exact match overlaps them."""
+        taken = _Occupied((s, e) for s, e, _ in found)
         out = []
         for hit in self._lemma_aliases.finditer(text, lang):
-            if not any(s < hit.end and hit.start < e for s, e, _ in found):
+            if not taken.overlaps(hit.start, hit.end):
                 out.append(
                     (hit.start, hit.end, _Alias(hit.value, (), (), text[hit.start : hit.end]))
                 )
@@ -192,12 +194,32 @@ class Matcher:
         """Return demand aliases named in other words (alias_bags.py) where no demand
         mention found so far overlaps them."""
         parties = [(s, e, a.entity.id) for s, e, a in found if a.entity.kind == EntityKind.PARTY]
-        demands = [(s, e) for s, e, a in found if a.entity.kind == EntityKind.DEMAND]
+        demands = _Occupied((s, e) for s, e, a in found if a.entity.kind == EntityKind.DEMAND)
         return [
             (s, e, _Alias(bag.entity, (), (), bag.alias, bag=True))
             for s, e, bag in self._bags.finditer(text, lang, parties)
-            if not any(a < e and s < b for a, b in demands)
+            if not demands.overlaps(s, e)
         ]
+
+
+class _Occupied:
+    """Character spans already taken, merged, for overlap tests in O(log n): a text that
+    repeats an alias 20,000 times must not cost 20,000 x 20,000 comparisons."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [m[0] for m in merged]
+        self._ends = [m[1] for m in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Return True when [start, end) shares a character with a taken span."""
+        i = bisect.bisect_left(self._starts, end) - 1
+        return i >= 0 and self._ends[i] > start
 
 
 def _word_matches(word: _Word, token: str, folded: str) -> bool:

@@ -32,6 +32,7 @@ import functools
 import itertools
 import re
 
+from shiftwatch.analysis.extract.lemmas import parses
 from shiftwatch.records import MTArtifact
 
 LANGUAGES = frozenset({"ru", "uk"})
@@ -43,19 +44,12 @@ _CASES = {"gen2": "gent", "acc2": "accs", "loc2": "loct", "voct": "nomn", "gen1"
 Features = tuple[str | None, str | None, str | None]  # number, gender, case
 
 
-@functools.cache
-def _morph(lang: str):  # -> pymorphy3.MorphAnalyzer
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer(lang=lang)
-
-
 @functools.lru_cache(maxsize=200_000)
 def _readings(word: str, lang: str) -> tuple[tuple[str, Features, bool], ...]:
     """Return each reading of `word` as (part of speech, features, judged-safe): safe when the
     dictionary knows the word and it is neither indeclinable, an abbreviation nor pronominal."""
     out = []
-    for parse in _morph(lang).parse(word):
+    for parse in parses(word, lang):
         tag = parse.tag
         known = type(parse.methods_stack[0][0]).__name__ == "DictionaryAnalyzer"
         grammemes = str(tag).replace(" ", ",").split(",")
