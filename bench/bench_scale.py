@@ -28,10 +28,10 @@ from bench_pipeline import langdetect_baseline, run_pipeline, warm_up
 from synth import build_corpus
 
 SIZES = (1_000, 4_000)
-SMOKE_SIZES = (40, 120)
+SMOKE_SIZES = (20, 40)
 POOL_ITEMS = 400
 POOL_REPEATS = 2
-SMOKE_POOL_ITEMS = 40  # smoke: the same code paths once, on few items (figures meaningless)
+SMOKE_POOL_ITEMS = 20  # smoke: the same code paths once, on few items (figures meaningless)
 TARGET_RATIO = 2.0
 TARGET_POOL = 1.6
 TARGET_PEAK_MB = 500
