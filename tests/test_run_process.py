@@ -61,14 +61,19 @@ class StallingFeed:
         return self.server.url_for("/feed.xml")
 
 
-@pytest.fixture
-def stalling_feed() -> Iterator[StallingFeed]:
+def _serving() -> Iterator[StallingFeed]:
+    """Yield a started stalling feed; release and stop it after."""
     feed = StallingFeed()
     feed.server.start()
     yield feed
     feed.release.set()
     feed.server.clear()
     feed.server.stop()
+
+
+@pytest.fixture
+def stalling_feed() -> Iterator[StallingFeed]:
+    yield from _serving()
 
 
 @pytest.fixture
@@ -131,12 +136,7 @@ def wait_for(check, timeout_s: float, what: str, proc: subprocess.Popen | None =
 @pytest.fixture
 def second_stalling_feed() -> Iterator[StallingFeed]:
     """A second stalling feed, for a second run at the same time."""
-    feed = StallingFeed()
-    feed.server.start()
-    yield feed
-    feed.release.set()
-    feed.server.clear()
-    feed.server.stop()
+    yield from _serving()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
