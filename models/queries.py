@@ -15,6 +15,7 @@ from shiftwatch.analysis.language.translation import MT_THRESHOLD
 from shiftwatch.analysis.positions.reviews import observation_id_of
 from shiftwatch.models import reports
 from shiftwatch.models import tables as t
+from shiftwatch.models.reviews import evidence_id
 from shiftwatch.views import DigestData, DocumentView, EvidenceView, HeldChange, ShiftView
 from shiftwatch.watchlist import Watchlist
 
@@ -330,13 +331,7 @@ def _evidence(
 
 def _observation_id(item: dict[str, Any]) -> str:
     try:
-        return observation_id_of(
-            item["document_id"],
-            item["evidence_start"],
-            item["party_id"],
-            item.get("actor_id"),
-            item["demand_id"],
-        )
+        return evidence_id(item)
     except KeyError:  # evidence stored by hand without its key
         return ""
 

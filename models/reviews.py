@@ -157,7 +157,7 @@ def shift_new_stance_ids(session: Session, shift_id: str) -> list[str]:
     row = session.get(t.Shift, shift_id)
     if row is None:
         return []
-    return [_evidence_id(e) for e in row.evidence if e.get("side") != "before"]
+    return [evidence_id(e) for e in row.evidence if e.get("side") != "before"]
 
 
 def shift_evidence_ids(session: Session, shift_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -166,11 +166,13 @@ def shift_evidence_ids(session: Session, shift_ids: Iterable[str]) -> dict[str, 
     for shift_id in sorted(set(shift_ids)):
         row = session.get(t.Shift, shift_id)
         if row is not None:
-            out[shift_id] = {_evidence_id(e) for e in row.evidence}
+            out[shift_id] = {evidence_id(e) for e in row.evidence}
     return out
 
 
-def _evidence_id(item: dict[str, Any]) -> str:
+def evidence_id(item: dict[str, Any]) -> str:
+    """Return the observation id of one item of a shift's stored evidence (KeyError when the
+    item lacks a key, as evidence stored by hand may)."""
     return observation_id_of(
         item["document_id"],
         item["evidence_start"],
@@ -224,7 +226,7 @@ def _shift_item(row: t.Shift) -> dict[str, Any]:
         "change": f"{row.from_stance} -> {row.to_stance}",
         "at": row.at,
         "withdrawn": row.withdrawn_at is not None,
-        "evidence": [(_evidence_id(e), str(e.get("evidence", ""))) for e in after],
+        "evidence": [(evidence_id(e), str(e.get("evidence", ""))) for e in after],
     }
 
 

@@ -141,29 +141,26 @@ def shift_ids(session: Session, pairs: Iterable[tuple[str, str]], *, withdrawn: 
 
 def withdraw_shifts(session: Session, ids: Iterable[str], note: str) -> list[str]:
     """Mark shifts withdrawn (an analyst's review voided them); return those newly so."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    statement = (
-        update(t.Shift)
-        .where(t.Shift.id.in_(wanted), t.Shift.withdrawn_at.is_(None))
-        .values(withdrawn_at=utcnow(), withdrawn_note=note)
-        .returning(t.Shift.id)
+    return _update_shifts(
+        session, ids, t.Shift.withdrawn_at.is_(None), withdrawn_at=utcnow(), withdrawn_note=note
     )
-    return sorted(row[0] for row in session.execute(statement))
 
 
 def restore_shifts(session: Session, ids: Iterable[str]) -> list[str]:
     """Clear the withdrawal of shifts the timeline holds again (a review undone); return
     them. Their corrections stay sent; no new alert is queued."""
+    return _update_shifts(
+        session, ids, t.Shift.withdrawn_at.is_not(None), withdrawn_at=None, withdrawn_note=None
+    )
+
+
+def _update_shifts(session: Session, ids: Iterable[str], state: Any, **values: Any) -> list[str]:
+    """Set `values` on the shifts among `ids` that are in `state`; return those changed."""
     wanted = sorted(set(ids))
     if not wanted:
         return []
     statement = (
-        update(t.Shift)
-        .where(t.Shift.id.in_(wanted), t.Shift.withdrawn_at.is_not(None))
-        .values(withdrawn_at=None, withdrawn_note=None)
-        .returning(t.Shift.id)
+        update(t.Shift).where(t.Shift.id.in_(wanted), state).values(**values).returning(t.Shift.id)
     )
     return sorted(row[0] for row in session.execute(statement))
 
@@ -177,13 +174,6 @@ def load_shift(session: Session, shift_id: str) -> list[r.Shift]:
 def demote_shifts(session: Session, ids: Iterable[str]) -> list[str]:
     """Mark confirmed shifts possible again (the review that confirmed them was undone);
     return those changed."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    statement = (
-        update(t.Shift)
-        .where(t.Shift.id.in_(wanted), t.Shift.confirmed.is_(True))
-        .values(confirmed=False, confirmed_at=None)
-        .returning(t.Shift.id)
+    return _update_shifts(
+        session, ids, t.Shift.confirmed.is_(True), confirmed=False, confirmed_at=None
     )
-    return sorted(row[0] for row in session.execute(statement))
