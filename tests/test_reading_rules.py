@@ -392,3 +392,25 @@ def test_terms_set_in_the_next_sentence_make_a_stance_open(grain):
     terms = " “But this will take place only after the conditions concerning Russia are fulfilled.”"
     assert set(_found(grain, promise, "en")) == {"russia:grain-deal-continuation:supports"}
     assert set(_found(grain, promise + terms, "en")) == {"russia:grain-deal-continuation:open"}
+
+
+def test_no_grounds_across_a_relative_clause_opposes(grain):
+    """x-ru-006 (ria.ru): «основания для продления зерновой сделки, срок которой истекает 17
+    июля, отсутствуют» — the aside between the demand and «отсутствуют» does not cut it off;
+    without the aside, «нет» / «немає» after the demand deny the grounds too (uk-035's title)."""
+    ru = (
+        "В Министерстве иностранных дел России ранее заявили, что основания для продления "
+        "зерновой сделки, срок которой истекает 17 июля, отсутствуют."
+    )
+    found = _found(grain, ru, "ru")
+    assert found.get("russia:grain-deal-continuation:opposes", 0) >= STRONG_CONFIDENCE
+    assert "russia:grain-deal-continuation:open" not in found
+    uk = "МЗС Росії заявило: підстав для продовження зернової угоди немає."
+    found = _found(grain, uk, "uk")
+    assert found.get("russia:grain-deal-continuation:opposes", 0) >= STRONG_CONFIDENCE
+    # an aside that is not a relative clause still cuts the cue off
+    aside = (
+        "МЗС Росії заявило, що підстави для продовження зернової угоди, як і раніше, "
+        "є, але немає часу."
+    )
+    assert "russia:grain-deal-continuation:opposes" not in _found(grain, aside, "uk")

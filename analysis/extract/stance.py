@@ -133,6 +133,8 @@ class _StanceCues:
     reports: GatedPhrases[str]  # "statement about", «заявление о»: what someone said of it
     obligations: GatedPhrases[str]  # "shall", «обязуются»: an article of a written draft
     drafts: GatedPhrases[str]  # "draft", «проект»: the written proposal a party put forward
+    relatives: GatedPhrases[str]  # "which", «которой»: a relative clause, an aside after a demand
+    absent: GatedPhrases[str]  # «нет», «немає» after a demand: it does not exist
 
 
 @functools.cache
@@ -167,6 +169,8 @@ def _stance_cues() -> _StanceCues:
         reports=GatedPhrases((r, "report") for r in merged_list("stance", "report_nouns")),
         obligations=GatedPhrases((o, "shall") for o in merged_list("stance", "obligations")),
         drafts=GatedPhrases((d, "draft") for d in merged_list("stance", "draft_nouns")),
+        relatives=GatedPhrases((r, "rel") for r in merged_list("stance", "relatives")),
+        absent=GatedPhrases((a, "absent") for a in merged_list("stance", "absent_after")),
     )
 
 
@@ -213,6 +217,8 @@ class _Sentence:
     obligations: tuple[Hit[str], ...] = ()  # "shall": the sentence is an article of a draft
     others: tuple[Hit[str], ...] = ()
     corrections: tuple[Hit[str], ...] = ()  # "not A, but B": B corrects a negated A
+    relatives: tuple[Hit[str], ...] = ()
+    absent: tuple[Hit[str], ...] = ()
     lang: str = ""
 
 
@@ -433,6 +439,8 @@ class StanceModel:
             reports=free(c.reports.finditer(folded, s, e)),
             obligations=free(c.obligations.finditer(folded, s, e)),
             others=tuple(c.others.finditer(folded, s, e)),
+            relatives=free(c.relatives.finditer(folded, s, e)),
+            absent=free(c.absent.finditer(folded, s, e)),
         )
 
     def _cues(
@@ -738,7 +746,11 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
         )
     lo, hi = _clause(sent, target)
     chain, leftover = _prefix_chain(sent, lo, target.start)
-    post = _postfix_cue(sent, target.end, hi)
+    post = (
+        _postfix_cue(sent, target.end, hi)
+        or _absent_after(sent, target.end, hi)
+        or _postfix_after_aside(sent, target.end)
+    )
     if not chain and post is None:
         return None
     items = [*chain, *([post] if post else [])]
@@ -930,6 +942,37 @@ def _postfix_cue(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] 
         if start <= hit.start < hi and hit.value.kind != "topic":
             return None
     return None
+
+
+def _postfix_after_aside(sent: _Sentence, start: int) -> tuple[Hit[_Cue], int] | None:
+    """Return the cue after a relative clause set off by commas right after a demand, which
+    governs the demand across it: «основания для продления сделки, срок которой истекает 17
+    июля, отсутствуют» (no grounds); an «оснований ... нет» reads as an against cue."""
+    comma = next((c for c in sent.commas if c.start >= start), None)
+    if comma is None or comma.value != "," or _words(sent.folded, start, comma.start):
+        return None
+    if not any(
+        r.start >= comma.end and _words(sent.folded, comma.end, r.start) <= 1
+        for r in sent.relatives
+    ):
+        return None
+    close = next((c for c in sent.commas if c.start > comma.end and c.value == ","), None)
+    if close is None:
+        return None
+    hi = min((b.start for b in sent.breaks if b.start >= close.end), default=sent.att.end)
+    return _postfix_cue(sent, close.end, hi) or _absent_after(sent, close.end, hi)
+
+
+def _absent_after(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
+    """Return «нет», «немає» right after a demand as an against cue: «підстав для продовження
+    угоди немає» (there are no grounds for extending it)."""
+    absent = next((a for a in sent.absent if start <= a.start < hi), None)
+    if absent is None or _words(sent.folded, start, absent.start) > 1:
+        return None
+    return Hit(absent.start, absent.end, _ABSENT), 1
+
+
+_ABSENT = _Cue(kind="against", weight=0.9, flags=frozenset({"after"}))
 
 
 def _conjunction_between(folded: str, a: int, b: int) -> bool:
