@@ -414,3 +414,16 @@ def test_no_grounds_across_a_relative_clause_opposes(grain):
         "є, але немає часу."
     )
     assert "russia:grain-deal-continuation:opposes" not in _found(grain, aside, "uk")
+
+
+def test_guarantees_that_carry_the_cue_before_them(nato):
+    """x-uk-003 (inforesist.com.ua): «США повинні ... “покласти на папір” гарантії з приводу
+    того, що в Україні не будуть розміщувати ударні озброєння» — what the guarantees say is
+    what Russia demands; "guarantees that X" alone names what is asked, not who asks."""
+    uk = (
+        "Крім того, Рябков заявив, що США повинні ратифікувати і “покласти на папір” гарантії "
+        "з приводу того, що в Україні не будуть розміщувати ударні озброєння."
+    )
+    assert _found(nato, uk, "uk").get("russia:strike-weapons-ban:supports", 0) >= 0.6
+    alone = "There were guarantees that no strike weapons would be deployed in Ukraine."
+    assert not _found(nato, alone, "en")

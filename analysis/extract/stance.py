@@ -764,6 +764,8 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
         return None  # "appealed to Putin about the extension of the deal": a subject, no stance
     if any(h.start < target.start and lo <= h.start for h in sent.irrealis):
         return None
+    if all("through" in h.value.flags for h, _ in items if h.value.kind != "topic"):
+        return None  # "guarantees that X" names what is asked, not who asks it
     if leftover or any(sign < 0 for _, sign in chain):
         corrected = _correction(sent, target)
         if corrected is not None:
