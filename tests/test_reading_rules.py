@@ -427,3 +427,32 @@ def test_guarantees_that_carry_the_cue_before_them(nato):
     assert _found(nato, uk, "uk").get("russia:strike-weapons-ban:supports", 0) >= 0.6
     alone = "There were guarantees that no strike weapons would be deployed in Ukraine."
     assert not _found(nato, alone, "en")
+
+
+def test_a_demand_named_as_its_owners_is_the_owners_weakly(nato):
+    """ru-nato-066 (ostro.org) and en-nato-101 (kyivpost.com): «Требования Москвы о
+    нерасширении НАТО являются для Соединенных Штатов неприемлемыми», "will not bend to
+    Russia's demands that NATO provide guarantees that Ukraine will never become a member": the
+    reporter's rejection is theirs, the demand is the owner's, as a weak unit (it cannot move a
+    position alone). Which way a demand "on" the named thing goes is unsaid: nothing."""
+    from shiftwatch.analysis.extract.stance import OWNED_DEMAND_CONFIDENCE
+    from shiftwatch.analysis.positions.replay import MIN_CONFIDENCE
+
+    ru = (
+        "Требования Москвы о нерасширении НАТО являются для Соединенных Штатов неприемлемыми. "
+        "Об этом заявила заместитель госсекретаря США Венди Шерман."
+    )
+    found = _found(nato, ru, "ru")
+    assert found.get("usa:nato-nonenlargement:opposes", 0) >= STRONG_CONFIDENCE
+    assert found["russia:nato-nonenlargement:supports"] >= MIN_CONFIDENCE
+    assert found["russia:nato-nonenlargement:supports"] <= OWNED_DEMAND_CONFIDENCE
+    en = (
+        "The U.S. unequivocally stated on Jan. 26, in a formal written response sought by "
+        "Russia, that it will not bend to Russia’s demands that NATO provide guarantees that "
+        "Ukraine will never become a member of the defense alliance."
+    )
+    found = _found(nato, en, "en")
+    assert found.get("usa:ukraine-georgia-membership-ban:opposes", 0) >= STRONG_CONFIDENCE
+    assert MIN_CONFIDENCE <= found["russia:ukraine-georgia-membership-ban:supports"] < 0.6
+    about = "Washington dismissed Russia's demands on NATO enlargement."
+    assert not any(k.startswith("russia:") for k in _found(nato, about, "en"))

@@ -79,6 +79,7 @@ MT_FACTOR = 0.7  # machine-translated evidence weighs less
 MODE_WEIGHT = {Mode.DIRECT: 0.95, Mode.HEADLINE: 0.9, Mode.INDIRECT: 0.85, Mode.NARRATED: 0.65}
 RESOLVED_FACTOR = 0.9  # speaker found through a pronoun or role noun
 REPORTED_FACTOR = 0.8  # a speaker's claim about another party's stance
+OWNED_DEMAND_CONFIDENCE = 0.5  # "Russia's demands": a weak unit, never a change alone
 CLAIM_CONFIDENCE = 0.3  # ... and at most this: below MIN_CONFIDENCE, it never moves a position
 HEDGE_FACTOR = 0.75  # may, might, reportedly
 INTENSIFIER_BONUS = 1.1
@@ -135,6 +136,7 @@ class _StanceCues:
     drafts: GatedPhrases[str]  # "draft", «проект»: the written proposal a party put forward
     relatives: GatedPhrases[str]  # "which", «которой»: a relative clause, an aside after a demand
     absent: GatedPhrases[str]  # «нет», «немає» after a demand: it does not exist
+    demand_nouns: GatedPhrases[str]  # "Russia's demands that ...": the owner's demand
 
 
 @functools.cache
@@ -171,6 +173,7 @@ def _stance_cues() -> _StanceCues:
         drafts=GatedPhrases((d, "draft") for d in merged_list("stance", "draft_nouns")),
         relatives=GatedPhrases((r, "rel") for r in merged_list("stance", "relatives")),
         absent=GatedPhrases((a, "absent") for a in merged_list("stance", "absent_after")),
+        demand_nouns=GatedPhrases((d, "demand") for d in merged_list("stance", "demand_nouns")),
     )
 
 
@@ -219,6 +222,7 @@ class _Sentence:
     corrections: tuple[Hit[str], ...] = ()  # "not A, but B": B corrects a negated A
     relatives: tuple[Hit[str], ...] = ()
     absent: tuple[Hit[str], ...] = ()
+    demand_nouns: tuple[Hit[str], ...] = ()
     lang: str = ""
 
 
@@ -441,6 +445,7 @@ class StanceModel:
             others=tuple(c.others.finditer(folded, s, e)),
             relatives=free(c.relatives.finditer(folded, s, e)),
             absent=free(c.absent.finditer(folded, s, e)),
+            demand_nouns=free(c.demand_nouns.finditer(folded, s, e)),
         )
 
     def _cues(
@@ -489,9 +494,12 @@ class StanceModel:
                 head = head_reading = None
             last = target
             reading = reading or self._read_loose(sent, target)
-            if reading is None:
-                continue
-            for holder, reported in self._holders(ctx, sent, target, reading):
+            found = [] if reading is None else self._holders(ctx, sent, target, reading)
+            readings = [(reading, holder, reported) for holder, reported in found]
+            owned = _owned_demand(sent, target)
+            if owned is not None:
+                readings.append((owned[0], owned[1], False))
+            for reading, holder, reported in readings:
                 obs = self._observation(ctx, sent, target, reading, holder, reported)
                 key = (obs.party_id, obs.actor_id, obs.demand_id)
                 rank = (0 if target.polarity == 0 else 1, obs.confidence)
@@ -668,6 +676,8 @@ class StanceModel:
             confidence *= MT_FACTOR
         if reading.loose:
             confidence = min(confidence, LOOSE_CONFIDENCE)
+        if reading.outer.value is _OWNED:
+            confidence = min(confidence, OWNED_DEMAND_CONFIDENCE)
         stance = reading.stance
         outer = reading.outer
         demand_cue = (
@@ -1081,6 +1091,46 @@ def _experiencer(sent: _Sentence, cue: Hit[_Cue]) -> Speaker | None:
         if near:
             return cand.speaker
     return None
+
+
+def _owned_demand(sent: _Sentence, target: _Target) -> tuple[_Reading, Speaker] | None:
+    """Return the reading of a demand named as its owner's ("Russia's demands that NATO ...",
+    «требования Москвы о нерасширении НАТО»): the owner supports what it asks for, whoever
+    reports it and whatever the reporter thinks of it ("will not bend to Russia's demands")."""
+    lo, _ = _clause(sent, target)
+    noun = next(
+        (
+            h
+            for h in reversed(sent.demand_nouns)
+            if lo <= h.start
+            and h.end <= target.start
+            and _free_words(sent, h.end, target.start) <= MAX_CUE_GAP
+        ),
+        None,
+    )
+    if noun is None or any(noun.end <= n.start < target.start for n in sent.negations):
+        return None
+    between = [
+        h
+        for h in sent.cues
+        if noun.end <= h.start and h.end <= target.start and h.value.kind in ("favour", "against")
+    ]
+    sign = (-1) ** sum(h.value.kind == "against" for h in between) * (target.polarity or 1)
+    if target.polarity < 0 and not between:
+        return None  # "Russia's demands on NATO enlargement": about it, which way unsaid
+    for cand in sent.att.candidates:
+        before = cand.end <= noun.start and _words(sent.folded, cand.end, noun.start) <= 1
+        after = noun.end <= cand.start and cand.end <= target.start
+        if (before or (after and _words(sent.folded, noun.end, cand.start) == 0)) and (
+            cand.speaker.party_id and not cand.speaker.commentator
+        ):
+            stance = Stance.SUPPORTS if sign > 0 else Stance.OPPOSES
+            hit = Hit(noun.start, noun.end, _OWNED)
+            return _Reading(stance, _OWNED.weight, hit, False, False, False), cand.speaker
+    return None
+
+
+_OWNED = _Cue(kind="favour", weight=0.8, flags=frozenset())
 
 
 def _act_owner(sent: _Sentence, cue: Hit[_Cue]) -> tuple[Hit[str] | None, Candidate | None]:
