@@ -456,3 +456,20 @@ def test_a_demand_named_as_its_owners_is_the_owners_weakly(nato):
     assert MIN_CONFIDENCE <= found["russia:ukraine-georgia-membership-ban:supports"] < 0.6
     about = "Washington dismissed Russia's demands on NATO enlargement."
     assert not any(k.startswith("russia:") for k in _found(nato, about, "en"))
+
+
+def test_a_demand_read_both_ways_in_one_sentence_is_not_counted(nato):
+    """ru-nato-022 (gordonua.com): «Россия потребовала ... отозвать обещание Украине о ее вступлении
+    в НАТО» names the ban twice, once as «обещание Украине» (read: against the ban) and once as
+    «вступлении» (read: for it). A coin flip is no evidence: the observation stays on record
+    below the threshold, with the reason in its basis."""
+    from shiftwatch.analysis.positions.replay import MIN_CONFIDENCE
+
+    ru = (
+        "10 декабря Россия потребовала от Североатлантического альянса официально отозвать "
+        "обещание Украине о ее вступлении в НАТО."
+    )
+    result = nato.analyze(_doc(ru, "ru"))
+    ban = [s for s in result.stances if s.demand_id == "ukraine-georgia-membership-ban"]
+    assert ban and all(s.confidence < MIN_CONFIDENCE for s in ban)
+    assert all("read both ways" in (s.basis or "") for s in ban)

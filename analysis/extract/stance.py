@@ -477,6 +477,7 @@ class StanceModel:
     ) -> list[StanceObservation]:
         """Return one observation per (holder, demand) in a sentence, best reading first."""
         best: dict[tuple[str, str | None, str], tuple[int, StanceObservation]] = {}
+        polar: dict[tuple[str, str | None, str], set[Stance]] = {}  # both ways: unsure
         head: _Target | None = None  # the first item of a list of demands, read by its cue
         head_reading: _Reading | None = None
         last: _Target | None = None
@@ -502,10 +503,12 @@ class StanceModel:
             for reading, holder, reported in readings:
                 obs = self._observation(ctx, sent, target, reading, holder, reported)
                 key = (obs.party_id, obs.actor_id, obs.demand_id)
+                if not reading.loose and obs.stance != Stance.OPEN:
+                    polar.setdefault(key, set()).add(obs.stance)
                 rank = (0 if target.polarity == 0 else 1, obs.confidence)
                 if key not in best or rank > (best[key][0], best[key][1].confidence):
                     best[key] = (rank[0], obs)
-        return [obs for _, obs in best.values()]
+        return [_unsure(obs) if len(polar.get(k, ())) > 1 else obs for k, (_, obs) in best.items()]
 
     def _read_loose(self, sent: _Sentence, target: _Target) -> _Reading | None:
         """Return the stance of a clause whose cue is too far from the demand, or on the wrong
@@ -710,6 +713,13 @@ class StanceModel:
             cluster_id=ctx.document.cluster_id,
             basis=_basis(sent, reading, holder, reported, mode, stance),
         )
+
+
+def _unsure(obs: StanceObservation) -> StanceObservation:
+    """Return an observation read both ways in its sentence (two wordings of one demand, one
+    supported and one opposed), kept below the threshold: a coin flip is no evidence."""
+    basis = f"{obs.basis}; read both ways in one sentence: not counted"
+    return replace(obs, confidence=min(obs.confidence, LOOSE_CONFIDENCE), basis=basis)
 
 
 def _basis(
