@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from shiftwatch.analysis.extract.anaphora import find_short_names
+from shiftwatch.analysis.extract.anaphora import find_issue_references, find_short_names
 from shiftwatch.analysis.extract.mentions import Matcher, compile_matcher
 from shiftwatch.analysis.extract.speakers import Speaker
 from shiftwatch.analysis.extract.stance import StanceModel, compile_stance_model
@@ -114,6 +114,7 @@ class Analyzer:
         document = self.describe(document)
         found = self.matcher.find(document.id, document.text, document.language)
         short = find_short_names(document.text, found, document.language)
+        short += find_issue_references(document.text, [*found, *short], document.language)
         mentions = tuple(sorted((*found, *short), key=lambda m: m.start)) if short else tuple(found)
         author = self.document_speaker(document)
         stances = tuple(self.stance_model.find(_stance_window(document), mentions, author=author))

@@ -473,3 +473,37 @@ def test_a_demand_read_both_ways_in_one_sentence_is_not_counted(nato):
     ban = [s for s in result.stances if s.demand_id == "ukraine-georgia-membership-ban"]
     assert ban and all(s.confidence < MIN_CONFIDENCE for s in ban)
     assert all("read both ways" in (s.basis or "") for s in ban)
+
+
+def test_this_issue_refers_to_the_one_demand_named_just_before(nato):
+    """ru-nato-035 (tatar-inform.com): «Украина не готова сегодня к вступлению в НАТО ...
+    поэтому мы хотим решить этот вопрос сейчас» — «этот вопрос» is Ukraine's membership, taken
+    up as an issue; with two demands named just before, it refers to neither."""
+    from shiftwatch.analysis.extract.anaphora import ISSUE_WORDING, find_issue_references
+
+    ru = (
+        "«Мы слышим, что Украина не готова сегодня к вступлению в НАТО, мы знаем этот тезис. "
+        "Но для нас это может быть поздно, поэтому мы хотим решить этот вопрос сейчас», — "
+        "подчеркнул Владимир Путин."
+    )
+    result = nato.analyze(_doc(ru, "ru"))
+    refs = [m for m in result.mentions if m.wording == ISSUE_WORDING]
+    assert [(m.entity_id, m.text) for m in refs] == [
+        ("ukraine-georgia-membership-ban", "этот вопрос")
+    ]
+    two = "Россия требует нерасширения НАТО и неразмещения ударных вооружений. Этот вопрос важен."
+    mentions = nato.analyze(_doc(two, "ru")).mentions
+    assert not find_issue_references(two, mentions, "ru")
+
+
+def test_a_generic_cue_holding_a_demands_own_cue_wins(grain):
+    """ru-grain-021 (kremlin quote in a news report): «Мы открыты для переговоров по этому
+    вопросу» — «открыты для» is readiness (`open`), not the ammonia pipeline's own cue «открыть»
+    read inside it."""
+    text = (
+        "«Знаю, что вы намерены поднять вопросы о зерновой сделке. Мы открыты для переговоров "
+        "по этому вопросу», — заявил президент России Владимир Путин."
+    )
+    found = _found(grain, text, "ru")
+    assert "russia:grain-deal-continuation:open" in found
+    assert not any(k.endswith(":supports") for k in found)

@@ -11,6 +11,10 @@ Reports name an agreement in full once and then say "the deal", "the initiative"
   deal"); in Russian and Ukrainian no adjective other than a demonstrative stands right before
   it ("новая сделка" is another deal).
 
+A demand taken up again as an issue ("open to talks on this issue", «по этому вопросу») refers
+to the one demand named in the words just before it (`ISSUE_REACH` characters; none when two
+are named there) and names it as a topic (`ISSUE_WORDING`: no lean of its own).
+
 Pure: text and mentions in, extra mentions out.
 """
 
@@ -25,6 +29,8 @@ from shiftwatch.analysis.extract.lexicon import load_lexicon
 from shiftwatch.records import EntityKind, Mention
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+ISSUE_REACH = 300  # characters before "this issue" where its demand must be named
+ISSUE_WORDING = "(the issue)"  # the wording of a back-reference: a topic, no lean
 
 
 @functools.cache
@@ -81,6 +87,48 @@ def find_short_names(text: str, mentions: Sequence[Mention], lang: str) -> list[
                 text=w.group(),
                 start=w.start(),
                 end=w.end(),
+            )
+        )
+    return out
+
+
+@functools.cache
+def _issues(lang: str) -> re.Pattern[str] | None:
+    """Return one pattern for the issue back-references of a language, or None."""
+    data = load_lexicon("anaphora").get(lang) or {}
+    phrases = sorted(data.get("issues") or (), key=len, reverse=True)
+    if not phrases:
+        return None
+    alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def find_issue_references(text: str, mentions: Sequence[Mention], lang: str) -> list[Mention]:
+    """Return "this issue", «этот вопрос» as mentions of the one demand named just before."""
+    pattern = _issues(lang)
+    demands = [m for m in mentions if m.kind == EntityKind.DEMAND]
+    if pattern is None or not demands:
+        return []
+    out: list[Mention] = []
+    for match in pattern.finditer(text):
+        if any(m.start < match.end() and match.start() < m.end for m in mentions):
+            continue
+        named = {
+            m.entity_id
+            for m in demands
+            if match.start() - ISSUE_REACH <= m.start and m.end <= match.start()
+        }
+        if len(named) != 1:
+            continue
+        out.append(
+            Mention(
+                document_id=demands[0].document_id,
+                kind=EntityKind.DEMAND,
+                entity_id=named.pop(),
+                text=match.group(),
+                start=match.start(),
+                end=match.end(),
+                wording=ISSUE_WORDING,
             )
         )
     return out

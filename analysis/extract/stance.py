@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shiftwatch.analysis.extract.anaphora import ISSUE_WORDING
 from shiftwatch.analysis.extract.lemmas import LemmaPhrases, is_noun
 from shiftwatch.analysis.extract.lexicon import (
     Hit,
@@ -365,6 +366,8 @@ class StanceModel:
         """Return the lean of a demand mention's wording. A demand named in other words than
         its alias ("NATO will not enlarge" for "NATO enlargement") leans as its alias does,
         flipped by a negation inside the words ("will not")."""
+        if mention.wording == ISSUE_WORDING:
+            return 0  # "this issue": the demand as a topic
         if not mention.wording:
             return self._polarity(mention.entity_id, mention.text)
         lean = self._polarity(mention.entity_id, mention.wording)
@@ -468,8 +471,18 @@ class StanceModel:
             if not any(
                 a < h.end and h.start < b and not (h.start < a and b < h.end) for a, b in local
             )
-            and not any(o.start < h.end and h.start < o.end for o in own)
         ]
+        # a demand's own cue wins where it overlaps a generic one, unless the generic one holds
+        # it and more («открыты для» is readiness, not «открыть» a pipeline)
+        own = [
+            o
+            for o in own
+            if not any(
+                h.start <= o.start and o.end <= h.end and h.end - h.start > o.end - o.start
+                for h in generic
+            )
+        ]
+        generic = [h for h in generic if not any(o.start < h.end and h.start < o.end for o in own)]
         return tuple(sorted((*own, *generic), key=lambda h: (h.start, -h.end)))
 
     def _observe(
