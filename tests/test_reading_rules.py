@@ -507,3 +507,27 @@ def test_a_generic_cue_holding_a_demands_own_cue_wins(grain):
     found = _found(grain, text, "ru")
     assert "russia:grain-deal-continuation:open" in found
     assert not any(k.endswith(":supports") for k in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        (
+            "Lavrov said restrictions on exports of Russian grain and fertilizer should be lifted.",
+            "en",
+        ),
+        ("Лавров заявил, что ограничения на экспорт российского зерна должны быть сняты.", "ru"),
+        (
+            "Лавров заявив, що обмеження на експорт російського зерна і добрив мають бути зняті.",
+            "uk",
+        ),
+    ],
+)
+def test_a_demand_as_the_subject_of_a_passive_modal(grain, text, lang):
+    """The construction of x-en-020 (a Kremlin statement retold: "Restrictions on exports of
+    Russian grain and fertilizer should also be lifted."): the demand is the subject of "should
+    be lifted", «должны быть сняты», «мають бути зняті»; "restrictions on" before it names what
+    is lifted, so lifting them supports the exports."""
+    found = _found(grain, text, lang)
+    assert found.get("russia:russian-agri-exports:supports", 0) >= STRONG_CONFIDENCE, found
+    assert "russia:russian-agri-exports:opposes" not in found

@@ -583,7 +583,16 @@ class StanceModel:
         lo, _ = _clause(sent, target)
         cues = [h.end for h in sent.cues if lo <= h.start and h.end <= target.start]
         forbids = self.forbids.get(target.demand_id)
-        if cues and forbids and any(forbids.finditer(sent.folded, max(cues), target.start)):
+        if not forbids:
+            return target
+        if cues and any(forbids.finditer(sent.folded, max(cues), target.start)):
+            return replace(target, polarity=-1)
+        # "Restrictions on [exports of Russian grain] should be lifted": the head noun of a
+        # subject before its verb
+        if not cues and any(
+            _words(sent.folded, h.end, target.start) <= 3
+            for h in forbids.finditer(sent.folded, lo, target.start)
+        ):
             return replace(target, polarity=-1)
         return target
 
@@ -781,6 +790,7 @@ def _read(sent: _Sentence, target: _Target) -> _Reading | None:
     chain, leftover = _prefix_chain(sent, lo, target.start)
     post = (
         _postfix_cue(sent, target.end, hi)
+        or _passive_modal(sent, target.end, hi)
         or _absent_after(sent, target.end, hi)
         or _postfix_after_aside(sent, target.end)
     )
@@ -996,6 +1006,28 @@ def _postfix_after_aside(sent: _Sentence, start: int) -> tuple[Hit[_Cue], int] |
         return None
     hi = min((b.start for b in sent.breaks if b.start >= close.end), default=sent.att.end)
     return _postfix_cue(sent, close.end, hi) or _absent_after(sent, close.end, hi)
+
+
+def _passive_modal(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
+    """Return "should be lifted", «должны быть сняты», «мають бути зняті» after a demand that
+    is their subject ("Restrictions on Russian exports should also be lifted") as one cue: the
+    speaker's demand (the modal's flags), leaning as the verb does."""
+    after = [h for h in sent.cues if start <= h.start < hi]
+    if len(after) < 2 or any(start <= c.start < after[0].start for c in sent.commas):
+        return None
+    modal, verb = after[0], after[1]
+    if (
+        modal.value.kind != "favour"
+        or "speaker" not in modal.value.flags
+        or _free_words(sent, start, modal.start) > 3
+        or verb.value.kind not in ("favour", "against")
+        or verb.value.flags
+        or _words(sent.folded, modal.end, verb.start) > 2
+    ):
+        return None
+    negated = any(start <= n.start < verb.start and n.value for n in sent.negations)
+    cue = _Cue(verb.value.kind, min(modal.value.weight, verb.value.weight), modal.value.flags)
+    return Hit(modal.start, verb.end, cue), -1 if negated else 1
 
 
 def _absent_after(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
