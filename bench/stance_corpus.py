@@ -32,6 +32,7 @@ CORPUS = ROOT / "tests" / "corpus" / "stance"
 WATCHLISTS = {
     "russia-nato-2022": ROOT / "watchlists" / "russia-nato-2022.yaml",
     "black-sea-grain": ROOT / "watchlists" / "black-sea-grain.yaml",
+    "iran-nuclear-2022": ROOT / "watchlists" / "iran-nuclear-2022.yaml",
 }
 TEST_SHARE = 40  # percent of documents (by URL) in the test split
 
