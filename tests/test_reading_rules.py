@@ -531,3 +531,14 @@ def test_a_demand_as_the_subject_of_a_passive_modal(grain, text, lang):
     found = _found(grain, text, lang)
     assert found.get("russia:russian-agri-exports:supports", 0) >= STRONG_CONFIDENCE, found
     assert "russia:russian-agri-exports:opposes" not in found
+
+
+def test_an_alias_that_names_the_undoing_leans_for_it():
+    """ir-en-069 (a CBS interview retold): "It is important to us to have the sanctions
+    lifted": the alias "sanctions lifted" holds what the demand rules out (sanctions) and the
+    undoing of it (lifted), so it names the demand itself, not its opposite."""
+    iran = _analyzer("iran-nuclear-2022")
+    text = "Raisi said it is important to Iran to have the sanctions lifted."
+    found = _found(iran, text, "en")
+    assert found.get("iran:sanctions-lifting:supports", 0) >= STRONG_CONFIDENCE, found
+    assert "iran:sanctions-lifting:opposes" not in found

@@ -394,6 +394,12 @@ class StanceModel:
         hits = list(forbids.finditer(folded)) if forbids else []
         if not hits:
             return 1
+        if any(
+            c.value.kind == "against" and not any(h.start < c.end and c.start < h.end for h in hits)
+            for c in self.cues.cues.finditer(folded)
+        ):
+            return 1  # "sanctions lifted", «снятие санкций»: the alias names the undoing
+
         head = folded[: hits[0].start].lower()
         negated = bool(_NON_PREFIX.search(head)) or any(
             h.value for h in self.cues.negations.finditer(head)
