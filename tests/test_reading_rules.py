@@ -542,3 +542,19 @@ def test_an_alias_that_names_the_undoing_leans_for_it():
     found = _found(iran, text, "en")
     assert found.get("iran:sanctions-lifting:supports", 0) >= STRONG_CONFIDENCE, found
     assert "iran:sanctions-lifting:opposes" not in found
+
+
+def test_a_demands_own_cue_as_a_noun_names_the_act():
+    """ir-en-041 (a news report): "Iran agreed to share the data if and when the United States
+    lifted economic sanctions as part of a return to the nuclear deal": "a return to", the
+    watchlist's own cue used as a noun, names the act, nobody's will to it."""
+    from shiftwatch.analysis.positions.replay import MIN_CONFIDENCE
+
+    iran = _analyzer("iran-nuclear-2022")
+    text = (
+        "In a subsequent compromise brokered by Grossi, Iran agreed to share the data if and when "
+        "the United States lifted economic sanctions as part of a return to the nuclear deal."
+    )
+    result = iran.analyze(_doc(text, "en"))
+    restoration = [s for s in result.stances if s.demand_id == "jcpoa-restoration"]
+    assert all(s.confidence < MIN_CONFIDENCE for s in restoration)

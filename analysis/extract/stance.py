@@ -859,11 +859,21 @@ def _weight(sent: _Sentence, polar: Sequence[Hit[_Cue]]) -> float:
     `NOMINAL_FACTOR` as much, which keeps it below the threshold, on record but never counted
     (on the dev corpus, 2026-12-03, half of the readings it removed were wrong: 4 of 8)."""
     weight = max(h.value.weight for h in polar)
-    if len(polar) == 1 and polar[0].value.weight <= PARTICIPATION_WEIGHT:
-        first = _WORD.search(sent.folded, polar[0].start, polar[0].end)
-        if first and is_noun(first.group(), sent.lang):
+    cue = polar[0]
+    if len(polar) == 1 and (cue.value.weight <= PARTICIPATION_WEIGHT or cue.value.demand):
+        first = _WORD.search(sent.folded, cue.start, cue.end)
+        if first and (is_noun(first.group(), sent.lang) or _after_determiner(sent, cue.start)):
             weight *= NOMINAL_FACTOR
     return weight
+
+
+_DETERMINERS = frozenset({"a", "an", "the", "its", "their", "his", "her", "our", "any", "this"})
+
+
+def _after_determiner(sent: _Sentence, pos: int) -> bool:
+    """Return True when an English cue follows a determiner: "a return to the deal" names the
+    act ("return" is a verb and a noun; the determiner says which)."""
+    return sent.lang == "en" and _word_before(sent, pos) in _DETERMINERS
 
 
 def _correction(sent: _Sentence, target: _Target) -> _Reading | None:
