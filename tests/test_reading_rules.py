@@ -558,3 +558,23 @@ def test_a_demands_own_cue_as_a_noun_names_the_act():
     result = iran.analyze(_doc(text, "en"))
     restoration = [s for s in result.stances if s.demand_id == "jcpoa-restoration"]
     assert all(s.confidence < MIN_CONFIDENCE for s in restoration)
+
+
+def test_a_demand_inside_what_another_demand_says_is_its_content(nato):
+    """ir-en-077 (iran-times.com, on a Malley interview): "Iran's renewed demand for guarantees that the
+    US will never again withdraw from the JCPOA" — the withdrawal is what the guarantee is
+    about, not the US's stance on the deal. ru-nato-005: a cue before the guarantees
+    («заявил о необходимости юридических гарантий, что Украина и Грузия никогда не войдут в
+    НАТО») still governs what they say."""
+    iran = _analyzer("iran-nuclear-2022")
+    en = (
+        "Malley was asked about Iran’s renewed demand for guarantees that the US will never "
+        "again withdraw from the JCPOA."
+    )
+    assert not any(k.startswith("usa:jcpoa-restoration") for k in _found(iran, en, "en"))
+    ru = (
+        "Замглавы МИД России Сергей Рябков снова заявил о необходимости юридических гарантий, "
+        "что Украина и Грузия никогда не войдут в НАТО."
+    )
+    found = _found(nato, ru, "ru")
+    assert found.get("russia:ukraine-georgia-membership-ban:supports", 0) >= STRONG_CONFIDENCE

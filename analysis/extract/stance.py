@@ -503,9 +503,12 @@ class StanceModel:
         head_reading: _Reading | None = None
         last: _Target | None = None
         for target in targets:
+            content = _content_start(sent, targets, target)
             if target.polarity >= 0:
                 target = self._governed_lean(sent, target)
             reading = _read(sent, target)
+            if content is not None and (reading is None or reading.outer.start >= content):
+                continue  # what another demand says ("guarantees that the US won't withdraw")
             listed = last is not None and _listed(sent, last, target)
             if reading is None and head is not None and head_reading is not None and listed:
                 reading = _read_listed(sent, head, head_reading, target)
@@ -743,6 +746,26 @@ class StanceModel:
             cluster_id=ctx.document.cluster_id,
             basis=_basis(sent, reading, holder, reported, mode, stance),
         )
+
+
+def _content_start(sent: _Sentence, targets: Sequence[_Target], target: _Target) -> int | None:
+    """Return where the clause starts when a demand is named inside what another demand of
+    the sentence says: "guarantees that the US will never again withdraw from the JCPOA",
+    «гарантии о том, что Штаты не выйдут из СВПД». A cue inside that clause reads the content
+    of the guarantee asked for, nobody's stance on the deal; a cue before the other demand
+    ("Russia needs guarantees that ...") still governs it."""
+    for other in targets:
+        if other.demand_id == target.demand_id or other.end > target.start:
+            continue
+        for that in sent.that:
+            if (
+                other.end <= that.start
+                and that.end <= target.start
+                and _words(sent.folded, other.end, that.start) <= 3
+                and not any(that.end <= b.start < target.start for b in sent.breaks)
+            ):
+                return that.end
+    return None
 
 
 def _unsure(obs: StanceObservation) -> StanceObservation:
