@@ -561,9 +561,9 @@ def test_a_demands_own_cue_as_a_noun_names_the_act():
 
 
 def test_a_demand_inside_what_another_demand_says_is_its_content(nato):
-    """ir-en-077 (iran-times.com, on a Malley interview): "Iran's renewed demand for guarantees that the
-    US will never again withdraw from the JCPOA" — the withdrawal is what the guarantee is
-    about, not the US's stance on the deal. ru-nato-005: a cue before the guarantees
+    """ir-en-077 (iran-times.com, on a Malley interview): "Iran's renewed demand for guarantees
+    that the US will never again withdraw from the JCPOA" — the withdrawal is what the
+    guarantee is about, not the US's stance on the deal. ru-nato-005: a cue before the guarantees
     («заявил о необходимости юридических гарантий, что Украина и Грузия никогда не войдут в
     НАТО») still governs what they say."""
     iran = _analyzer("iran-nuclear-2022")
