@@ -578,3 +578,18 @@ def test_a_demand_inside_what_another_demand_says_is_its_content(nato):
     )
     found = _found(nato, ru, "ru")
     assert found.get("russia:ukraine-georgia-membership-ban:supports", 0) >= STRONG_CONFIDENCE
+
+
+def test_a_participle_after_a_demand_tells_which_it_is():
+    """ir-en-050 (a report of a Chinese statement): "the United States must first lift all
+    unilateral illegal sanctions imposed against Iran": the alias "lift sanctions" read across
+    its modifiers, not cut off as an English compound by "imposed", and "imposed against Iran"
+    says which sanctions, not that anyone imposes the lifting."""
+    iran = _analyzer("iran-nuclear-2022")
+    text = (
+        "Wang Yi said that the United States must first lift all unilateral illegal sanctions "
+        "imposed against Iran."
+    )
+    found = _found(iran, text, "en")
+    assert found.get("china:sanctions-lifting:supports", 0) >= STRONG_CONFIDENCE, found
+    assert not any(k.endswith("sanctions-lifting:opposes") for k in found)

@@ -177,6 +177,8 @@ class AliasBags:
         if not nxt:
             return False
         word = nxt.group(1).lower()
+        if word.endswith(tuple(data.get("verb_endings") or ())):
+            return False  # "sanctions imposed against Iran": a participle, no compound
         return word not in glue_words(lang) and word not in (data.get("phrase_ends") or ())
 
     def _tokens(

@@ -1025,6 +1025,8 @@ def _postfix_cue(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] 
         ):
             return None  # "…, and also mentioned the inadmissibility of …" governs nothing here
         if start <= hit.start < hi and hit.value.postfix:
+            if _participle_modifier(sent, start, hit):
+                return None  # "sanctions imposed against Iran": which sanctions, no predicate
             negated = any(start <= n.start < hit.start and n.value for n in sent.negations)
             return hit, -1 if negated else 1
         if start <= hit.start < hi and hit.value.kind != "topic":
@@ -1049,6 +1051,15 @@ def _postfix_after_aside(sent: _Sentence, start: int) -> tuple[Hit[_Cue], int] |
         return None
     hi = min((b.start for b in sent.breaks if b.start >= close.end), default=sent.att.end)
     return _postfix_cue(sent, close.end, hi) or _absent_after(sent, close.end, hi)
+
+
+def _participle_modifier(sent: _Sentence, start: int, hit: Hit[_Cue]) -> bool:
+    """Return True when an English cue right after a demand is a participle that tells which
+    one it is ("sanctions imposed against Iran"), not what someone does to it."""
+    if sent.lang != "en" or _words(sent.folded, start, hit.start):
+        return False
+    first = _WORD.search(sent.folded, hit.start, hit.end)
+    return bool(first) and first.group().lower().endswith("ed")  # type: ignore[union-attr]
 
 
 def _passive_modal(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
