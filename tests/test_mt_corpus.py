@@ -39,7 +39,7 @@ FROZEN = {
 }
 # Pinned floors, per split (measured 2026-12-03, last on branch mt2; bench/results.md).
 MT_FLOORS = {
-    "dev": {"recall_notice": 1.0, "recall_silent": 0.53, "human_flagged": 0.0},
+    "dev": {"recall_notice": 1.0, "recall_silent": 0.55, "human_flagged": 0.0},
     "test": {"recall_notice": 1.0, "recall_silent": 0.49, "human_flagged": 0.0},
 }
 COPY_FLOORS = {"dev": 13 / 15, "test": 4 / 5}

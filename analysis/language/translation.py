@@ -81,6 +81,7 @@ CAPS: dict[str, float] = {
     "source_typography": 0.4,
     "broken_agreement": 0.45,
     "mixed_quotes": 0.45,
+    "glued_sentences": 0.3,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
@@ -652,12 +653,27 @@ def find_name_variants(
     artifacts = []
     for group_key, words in groups.items():
         known = aliases.get(group_key, set())
+        if len(words) > 1 and _inflections(words):
+            continue
         if len(words) > 1 and all(_in_prose(text, occurrences[w], foreign) for w in words):
             artifacts.extend(_pair_artifacts(words, occurrences, known))
         elif known and words[0] not in known and language == "en":
             first = occurrences[words[0]][0]
             artifacts.append(_name_artifact(words[0], first, known, NAME_OFF_WATCHLIST_WEIGHT))
     return artifacts
+
+
+INFLECTION_LETTERS = 2  # Cyrillic words alike but for this many final letters are case forms
+
+
+def _inflections(words: list[str]) -> bool:
+    """Return whether Cyrillic spellings differ only in their endings (Україні / України): one
+    name declined, not spelled two ways; Cyrillic has one spelling per name, Latin script has
+    several transliterations (Peskov / Peskow), so this holds for Cyrillic only."""
+    if _script_of(words[0]) != "Cyrl":
+        return False
+    stem = min(len(word) for word in words) - INFLECTION_LETTERS
+    return len({word[:stem].lower() for word in words}) == 1
 
 
 def _in_prose(text: str, starts: list[int], foreign: _ForeignSpans) -> bool:

@@ -13,7 +13,9 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   unusual form): en 17 of 31, ru 2 of 12, uk 4 of 7 pages long enough to measure. Hence the
   weight: never more than a tie-breaker.
 - ``mixed_script``: one word spelled with Latin and Cyrillic letters together ("Оur" with a
-  Cyrillic О), which a keyboard never produces and a transliterating pipeline does.
+  Cyrillic О) in a Latin-script text, which a keyboard never produces and a transliterating
+  pipeline does. Not read in Cyrillic text: there a Latin С typed on the same key of the other
+  layout is a human slip («Cовете», a human Russian page of the stance corpus).
 - ``source_typography``: in English, a source language's typography carried over: dialogue
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
@@ -53,10 +55,13 @@ PROFILE_MIN = 1.3  # RMS z-score from which a text's profile counts as evidence
 PROFILE_STRONG = 1.8
 PROFILE_WEIGHT = 0.2  # at most what a human transcript may score (tests)
 PROFILE_STRONG_WEIGHT = 0.25
-MIXED_SCRIPT_WEIGHT = 0.35
+MIXED_SCRIPT_WEIGHT = 0.4  # 0 of 349 human Latin-script dev pages (module doc)
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
 MIXED_QUOTES_WEIGHT = 0.4  # as a distinctive calque: it never fired on human text (module doc)
+GLUED_WEIGHT = 0.15  # each join; the kind's cap (0.3) keeps it a tie-breaker
+GLUED_MIN = 2  # one join is a typo or a brand ("bbabo.Net"); a pipeline leaves several
+SOCIAL_MARKS = 3  # hashtags or @handles from which a text is a thread of posts, typed by hand
 _LATIN_LANGUAGES = frozenset(
     "en de fr it es pt nl sv no da fi pl cs sk sl hr ro hu tr lt lv et".split()  # noqa: SIM905
 )
@@ -68,6 +73,10 @@ _MIXED_RE = re.compile(
     f"\\b(?=[{_LATIN}{_CYRILLIC}]*[{_LATIN}])(?=[{_LATIN}{_CYRILLIC}]*[{_CYRILLIC}])"
     f"[{_LATIN}{_CYRILLIC}]{{2,}}\\b"
 )
+# a word ending in lower case, a sentence end and the next sentence's capital with no space between;
+# the word must not follow a dot, slash or @ (domains, paths, addresses)
+_GLUED_RE = re.compile(r"(?<![\w.@/:])[^\W\d_][^\W\d_A-ZÀ-Þ]+[.!?](?=[A-ZÀ-Þ«\"“„(][^\W\d_])")
+_SOCIAL_RE = re.compile(r"(?<!\w)[#@]\w")
 _ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DIALOGUE_RE = re.compile(
@@ -90,15 +99,25 @@ _TYPOGRAPHY = (
     ),
 )
 
+# «…», — сказал он as a pipeline carries it into German, French...: a closing quote, a dash and
+# the speech verb in lower case ('Leider geschah dies "- zitierte der Pressesprecher')
+_QUOTE_DASH = (
+    (
+        re.compile(r"[^\s\d]\s?[”\"“»],?\s?[-–—]\s?[a-zß-ÿ]{3,}"),
+        "speech tag after a dash behind the quotation (Slavic typography)",
+    ),
+)
+
 
 def find_translationese(text: str, language: str) -> list[MTArtifact]:
     """Return the pipeline and grammar traces in `text` (see the module doc)."""
     return [
         *find_profile(text, language),
-        *find_mixed_script(text),
+        *(find_mixed_script(text) if language in _LATIN_LANGUAGES else []),
         *find_acronym_variants(text),
-        *(find_source_typography(text) if language == "en" else []),
+        *find_source_typography(text, language),
         *(find_mixed_quotes(text) if language in _LATIN_LANGUAGES else []),
+        *(find_glued_sentences(text) if language in _LATIN_LANGUAGES else []),
         *find_broken_agreement(text, language),
     ]
 
@@ -170,12 +189,14 @@ def find_acronym_variants(text: str) -> list[MTArtifact]:
     return found
 
 
-def find_source_typography(text: str) -> list[MTArtifact]:
-    """Return the source language's typography found in English text: each dialogue dash (a
-    text that sets every quotation that way carries it over, one stray dash is a habit), one
-    match of each other convention."""
+def find_source_typography(text: str, language: str = "en") -> list[MTArtifact]:
+    """Return the source language's typography found in a Latin-script text: in English each
+    dialogue dash (a text that sets every quotation that way carries it over, one stray dash is
+    a habit) and one match of each other convention; elsewhere a speech tag after a dash."""
+    if language not in _LATIN_LANGUAGES:
+        return []
     found = []
-    for pattern, detail in _TYPOGRAPHY:
+    for pattern, detail in _TYPOGRAPHY if language == "en" else _QUOTE_DASH:
         matches = pattern.finditer(text) if pattern is _DIALOGUE_RE else [pattern.search(text)]
         for match in filter(None, matches):
             end = _evidence_end(text, match)
@@ -222,3 +243,23 @@ def find_mixed_quotes(text: str) -> list[MTArtifact]:
             )
         start += len(line)
     return found
+
+
+def find_glued_sentences(text: str) -> list[MTArtifact]:
+    """Return each sentence joined to the next without a space ("24.Lavrov also said"), when
+    there are at least `GLUED_MIN`: a pipeline that re-joins translated segments drops them.
+    Posts typed by hand do it too (the human tweet-thread seed): not read in a thread."""
+    if len(_SOCIAL_RE.findall(text)) >= SOCIAL_MARKS:
+        return []
+    found = [
+        MTArtifact(
+            kind="glued_sentences",
+            evidence=text[match.start() : match.end() + 20],
+            start=match.start(),
+            end=match.end(),
+            weight=GLUED_WEIGHT,
+            detail="no space after a sentence end",
+        )
+        for match in _GLUED_RE.finditer(text)
+    ]
+    return found if len(found) >= GLUED_MIN else []
