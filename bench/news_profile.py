@@ -38,6 +38,8 @@ MACHINE_MADE = (  # pair pages that are machine-rewritten copies, not human text
     "retro-gram.com",
     "moreshetashkenaz.com",
     "mywinet.com",
+    "pledgetimes.com",  # machine-translates Russian copy (tests/corpus/mt texts)
+    "vpk.name/en",  # likewise
 )
 
 
