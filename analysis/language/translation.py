@@ -82,6 +82,7 @@ CAPS: dict[str, float] = {
     "broken_agreement": 0.45,
     "mixed_quotes": 0.45,
     "glued_sentences": 0.3,
+    "quote_styles": 0.3,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
@@ -137,7 +138,7 @@ def find_mt_artifacts(
         *find_name_variants(text, names, language=language, foreign=foreign),
         *find_untranslated(text, language, foreign, mojibake),
         *find_spacing(text, language, foreign),
-        *find_translationese(text, language),
+        *find_translationese(text, language, foreign.covers),
     ]
     artifacts.sort(key=lambda artifact: (artifact.start or 0, artifact.kind))
     return MTResult(score=score_artifacts(artifacts), artifacts=tuple(artifacts))
@@ -854,6 +855,7 @@ _SPACE_BEFORE = r"(?<=[^\W_][ \u00a0])[ \u00a0]*[,;:!?.](?=\s|$)"
 _DOUBLE_PERIOD = r"(?<=\.[ ])[ ]*\.(?=\s|$)"
 _QUOTE_AFTER_PUNCT = r"(?<=[,.!?][ ])[ ]*[”»](?=\w)"
 _QUOTE_BEFORE_END = r"(?<=[^\W_][ ])[ ]*[”»](?=[\s.,;:!?]|$)"
+_DE_CLOSE_SPACED = r"(?<=[^\W_][ ])[ ]*“(?=[,.;:!?])"  # „…“ closed after a space: 'besetzen “,'
 
 
 @functools.cache
@@ -864,13 +866,13 @@ def _spacing_pattern(language: str) -> re.Pattern[str]:
     elif language in ("sv", "fi"):
         rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[^\W_][ ])[ ]*»(?=[\s.,;:!?]|$)"]
     elif language == "de":
-        rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[,.!?][ ])[ ]*”(?=\w)"]
+        rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[,.!?][ ])[ ]*”(?=\w)", _DE_CLOSE_SPACED]
     else:
         rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, _QUOTE_AFTER_PUNCT, _QUOTE_BEFORE_END]
     return re.compile("[ \u00a0](?:" + "|".join(rules) + ")", re.MULTILINE)
 
 
-_SPACED_MARKS = (" ,", " .", " ;", " :", " !", " ?", " ”", " »", "\u00a0,", "\u00a0.")
+_SPACED_MARKS = (" ,", " .", " ;", " :", " !", " ?", " ”", " »", " “", "\u00a0,", "\u00a0.")
 
 
 def find_spacing(text: str, language: str, foreign: _ForeignSpans) -> list[MTArtifact]:

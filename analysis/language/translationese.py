@@ -19,7 +19,8 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
 - ``source_typography``: in English, a source language's typography carried over: dialogue
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
-  "MOSCOW, January 26 - RIA Novosti"), a quotation closed with a full stop before its speech
+  "MOSCOW, January 26 - RIA Novosti"), a Japanese gloss with an equals sign ("G7 = seven
+  major countries"), a quotation closed with a full stop before its speech
   tag ('… look forward to." he says': Russian ends the quoted sentence, English puts a comma).
   Every dialogue dash is evidence (distinct lines count
   apart, up to the kind's cap), one match of each other convention. Fired on human text, dev:
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 from shiftwatch.analysis.language.agreement import find_broken_agreement
 from shiftwatch.analysis.language.profile import profile_distance
@@ -59,6 +61,7 @@ MIXED_SCRIPT_WEIGHT = 0.4  # 0 of 349 human Latin-script dev pages (module doc)
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
 MIXED_QUOTES_WEIGHT = 0.4  # as a distinctive calque: it never fired on human text (module doc)
+QUOTE_STYLES_WEIGHT = 0.3  # 0 of 201 human Latin-script dev pages (module doc)
 GLUED_WEIGHT = 0.15  # each join; the kind's cap (0.3) keeps it a tie-breaker
 GLUED_MIN = 2  # one join is a typo or a brand ("bbabo.Net"); a pipeline leaves several
 SOCIAL_MARKS = 3  # hashtags or @handles from which a text is a thread of posts, typed by hand
@@ -76,6 +79,13 @@ _MIXED_RE = re.compile(
 # a word ending in lower case, a sentence end and the next sentence's capital with no space between;
 # the word must not follow a dot, slash or @ (domains, paths, addresses)
 _GLUED_RE = re.compile(r"(?<![\w.@/:])[^\W\d_][^\W\d_A-ZÀ-Þ]+[.!?](?=[A-ZÀ-Þ«\"“„(][^\W\d_])")
+# whole quotations in each style a Latin-script text may use; a writer or an outlet keeps one
+_QUOTE_STYLES = {
+    "«…»": re.compile(r"«[^«»\n]{2,}»"),
+    "„…“": re.compile(r"„[^„“”\n]{2,}[“”]"),
+    "“…”": re.compile(r"(?<!„)“[^“”\n]{2,}”"),
+    '"…"': re.compile(r'"[^"\n]{2,}"'),
+}
 _SOCIAL_RE = re.compile(r"(?<!\w)[#@]\w")
 _ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -97,6 +107,10 @@ _TYPOGRAPHY = (
         ),
         "Russian agency dateline rendered word for word",
     ),
+    (
+        re.compile(r"\b[A-Z][A-Z0-9]{1,6} ?[=＝] ?[A-Za-z][a-z]"),
+        "an acronym glossed with an equals sign (Japanese news: G7＝主要7か国)",
+    ),
 )
 
 # «…», — сказал он as a pipeline carries it into German, French...: a closing quote, a dash and
@@ -109,8 +123,11 @@ _QUOTE_DASH = (
 )
 
 
-def find_translationese(text: str, language: str) -> list[MTArtifact]:
-    """Return the pipeline and grammar traces in `text` (see the module doc)."""
+def find_translationese(
+    text: str, language: str, foreign: Callable[[int, int], bool] = lambda start, end: False
+) -> list[MTArtifact]:
+    """Return the pipeline and grammar traces in `text` (see the module doc); `foreign(start,
+    end)` says whether a span lies in a line of another language, quoted as it was said."""
     return [
         *find_profile(text, language),
         *(find_mixed_script(text) if language in _LATIN_LANGUAGES else []),
@@ -118,6 +135,7 @@ def find_translationese(text: str, language: str) -> list[MTArtifact]:
         *find_source_typography(text, language),
         *(find_mixed_quotes(text) if language in _LATIN_LANGUAGES else []),
         *(find_glued_sentences(text) if language in _LATIN_LANGUAGES else []),
+        *(find_quote_styles(text, foreign) if language in _LATIN_LANGUAGES else []),
         *find_broken_agreement(text, language),
     ]
 
@@ -249,7 +267,7 @@ def find_glued_sentences(text: str) -> list[MTArtifact]:
     """Return each sentence joined to the next without a space ("24.Lavrov also said"), when
     there are at least `GLUED_MIN`: a pipeline that re-joins translated segments drops them.
     Posts typed by hand do it too (the human tweet-thread seed): not read in a thread."""
-    if len(_SOCIAL_RE.findall(text)) >= SOCIAL_MARKS:
+    if _is_post_thread(text):
         return []
     found = [
         MTArtifact(
@@ -263,3 +281,40 @@ def find_glued_sentences(text: str) -> list[MTArtifact]:
         for match in _GLUED_RE.finditer(text)
     ]
     return found if len(found) >= GLUED_MIN else []
+
+
+def find_quote_styles(
+    text: str, foreign: Callable[[int, int], bool] = lambda start, end: False
+) -> list[MTArtifact]:
+    """Return one artifact when whole quotations stand in two styles ("«…»" and '"…"'): a
+    writer keeps the house style, a pipeline keeps the source's marks for some quotations and
+    converts others. Quotations in another language's lines keep that language's marks; a
+    thread of posts gathers several hands: neither counts."""
+    if _is_post_thread(text):
+        return []
+    found = []
+    for style, pattern in _QUOTE_STYLES.items():
+        own = (m for m in pattern.finditer(text) if not foreign(m.start(), m.end()))
+        match = next(own, None)
+        if match:
+            found.append((match.start(), match, style))
+    found.sort(key=lambda item: item[0])
+    if len(found) < 2:
+        return []
+    _, second, style = found[1]
+    return [
+        MTArtifact(
+            kind="quote_styles",
+            evidence=second.group()[:60],
+            start=second.start(),
+            end=second.end(),
+            weight=QUOTE_STYLES_WEIGHT,
+            detail=f"quotations in {found[0][2]} and {style}",
+        )
+    ]
+
+
+def _is_post_thread(text: str) -> bool:
+    """Return whether a text is a thread of social posts (`SOCIAL_MARKS` hashtags or handles),
+    typed by hand, where spacing and quotation marks follow no house style."""
+    return len(_SOCIAL_RE.findall(text)) >= SOCIAL_MARKS
