@@ -22,10 +22,12 @@ from shiftwatch.analysis.dedupe.chrome import (
     unwrap,
 )
 from shiftwatch.analysis.language.profile import profile_distance
-from shiftwatch.analysis.language.translation import find_mt_artifacts
+from shiftwatch.analysis.language.translation import find_mt_artifacts, find_name_variants
 from shiftwatch.analysis.language.translationese import (
     find_acronym_variants,
+    find_glued_sentences,
     find_mixed_script,
+    find_quote_styles,
     find_source_typography,
 )
 
@@ -237,3 +239,45 @@ def test_timestamps_go_and_a_dateline_starts_a_paragraph() -> None:
     assert lines[1].startswith("HELSINKI (AP)")
     assert not any("Updated" in line for line in lines)
     assert lines[-1].startswith("The talks resumed at 10:30")
+
+
+def test_glued_sentences_need_two_and_not_a_thread_of_posts() -> None:
+    glued = "Talks went on.Recently, both sides met. Lavrov spoke on Monday.But nothing changed."
+    assert len(find_glued_sentences(glued)) == 2
+    assert find_glued_sentences("He left on Monday.Then he came back, see example.com.") == []
+    thread = glued + " #Russia #US @NATO"
+    assert find_glued_sentences(thread) == []
+
+
+def test_quote_styles_two_house_styles_but_not_a_foreign_line() -> None:
+    mixed = 'Er sagte, dies sei „unannehmbar“. Die Zeitung schrieb: "Moskau bleibt hart."'
+    assert [a.kind for a in find_quote_styles(mixed)] == ["quote_styles"]
+    assert find_quote_styles("Er sagte „nein“ und „niemals“.") == []
+    line = "« L'Europe ne peut pas être spectatrice ! »\n"
+    text = line + '"Europe cannot be a spectator!" he said.'
+    assert find_quote_styles(text, lambda start, end: end <= len(line)) == []
+
+
+def test_source_typography_beyond_english_and_the_japanese_gloss() -> None:
+    german = 'Leider geschah dies "- zitierte der Pressesprecher die Zeitung.'
+    assert find_source_typography(german, "de")
+    assert not find_source_typography('"Nein", sagte er.', "de")
+    assert find_source_typography("It will act with the G7 = seven major countries.", "en")
+    assert not find_source_typography("Er sagte: «Nein» – und ging.", "ru")
+
+
+def test_cyrillic_case_forms_are_not_name_variants() -> None:
+    text = "Кулеба заявив, що Україні потрібні гарантії. Союзники допоможуть Україні й України."
+    assert find_name_variants(text, language="uk") == []
+    assert find_name_variants("Dann sagte Peskov dies. Später sagte Peskow das.", language="de")
+
+
+def test_mixed_script_is_read_in_latin_script_text_only() -> None:
+    assert find_mt_artifacts("Оur channel in German, more text here.", language="en").kinds
+    assert "mixed_script" not in find_mt_artifacts("На Cовете НАТО.", language="ru").kinds
+
+
+def test_a_notice_that_names_the_article_it_translates() -> None:
+    notice = "Das ist eine maschinelle Übersetzung eines Artikels aus der Onlinezeitung X."
+    result = find_mt_artifacts(notice + "\n\nRussische Truppen haben angegriffen.", language="de")
+    assert result.flagged and "disclaimer" in result.kinds
