@@ -49,7 +49,7 @@ MT_FLOORS = {
     "dev-all": {"recall_notice": 1.0, "recall_silent": 0.48, "human_flagged": 0.0},
     "test": {"recall_notice": 1.0, "recall_silent": 0.49, "human_flagged": 0.0},
 }
-COPY_FLOORS = {"dev": 13 / 15, "dev-all": 15 / 17, "test": 4 / 5}
+COPY_FLOORS = {"dev": 13 / 15, "dev-all": 16 / 20, "test": 4 / 5}
 
 
 def _bench(name: str):
