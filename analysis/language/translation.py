@@ -17,11 +17,13 @@
   (quoted, bracketed, glossed, hashtagged or capitalised runs, and whole lines in another
   language, are legitimate and skipped); in Ukrainian, words with Russian-only letters;
 - ``punctuation_spacing``: a space before , . ; : ! ? ” » as MT engines leave it;
-- ``profile``, ``mixed_script``, ``acronym_variants``, ``source_typography``: translationese
-  without a notice (analysis/language/translationese.py): function words and punctuation off
-  the language's news norm, Latin and Cyrillic letters in one word, one acronym in two letter
-  orders, a source language's typography (dialogue dashes, guillemets, a Russian agency
-  dateline) in English.
+- ``profile``, ``mixed_script``, ``acronym_variants``, ``source_typography``, ``mixed_quotes``,
+  ``quote_styles``, ``glued_sentences``, ``broken_agreement``: translationese without a notice
+  (analysis/language/translationese.py): function words and punctuation off the language's news
+  norm, Latin and Cyrillic letters in one word, one acronym in two letter orders, a source
+  language's typography (dialogue dashes, guillemets, a Russian agency dateline, a Japanese
+  equals-sign gloss; a speech tag after a dash in other Latin-script languages), quotations in
+  two styles, sentences joined without a space, adjectives that agree with no noun.
 
 Score. Each artifact has a weight w in (0, 1). Repeats of the same evidence text count once.
 Within a kind k the distinct weights combine by noisy-OR and are capped, so that no amount of
@@ -35,9 +37,11 @@ Weights: disclaimer 0.9 (0.5 when buried in a long paragraph), calque 0.2-0.45 p
 untranslated_fragment 0.3, mojibake 0.3, name_variants 0.25 (two spellings in the text) or 0.12
 (one spelling unlike every watchlist alias, English only), punctuation_spacing 0.08 each. Caps:
 disclaimer 0.95, calque 0.85, untranslated_fragment 0.6, mojibake 0.3, name_variants 0.25,
-punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.35 (cap
+punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.4 (cap
 0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4), broken_agreement 0.3 per pair (cap
-0.45), mixed_quotes 0.4 (cap 0.45).
+0.45), mixed_quotes 0.4 (cap 0.45), quote_styles 0.3, glued_sentences 0.15 per join from two
+(cap 0.3). Any two of the translationese kinds that never fired on the human dev pages
+(bench/results.md) reach 0.5 together; none does alone.
 
 A text is flagged (`MTResult.flagged`) when score >= MT_THRESHOLD (0.5): one disclaimer does it;
 one calque never does alone, two distinctive ones do, and so does a calque with evidence of

@@ -7,11 +7,11 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   `PROFILE_WEIGHT`, `PROFILE_STRONG_WEIGHT` from `PROFILE_STRONG`. Weak by design: human texts of
   unusual form (a list of tweets, a transcript, a wire round-up) sit as far from the norm as the
   machine-translated texts measured (RMS 1.2-1.4 for both); it only tips a text that has other
-  evidence. Profiles: en, ru, uk, de (bench/news_profile.py). Fired on human text, dev split:
-  2 of 39 corpus texts (both en; the uk and de profiles are built from these texts, so 0 of 7 is
-  in-sample); on the stance corpus's dev passages joined per page (quote-heavy excerpts, an
-  unusual form): en 17 of 31, ru 2 of 12, uk 4 of 7 pages long enough to measure. Hence the
-  weight: never more than a tie-breaker.
+  evidence. Profiles: en, ru, uk, de (bench/news_profile.py). Fired on human text, dev split
+  (branch mt3): 2 of 58 corpus texts (both en; the profiles are built from the dev human texts,
+  so this is in-sample); on the stance corpus's dev passages joined per page (quote-heavy
+  excerpts, an unusual form, out of sample): 36 of 242 pages. Hence the weight: never more than
+  a tie-breaker.
 - ``mixed_script``: one word spelled with Latin and Cyrillic letters together ("Оur" with a
   Cyrillic О) in a Latin-script text, which a keyboard never produces and a transliterating
   pipeline does. Not read in Cyrillic text: there a Latin С typed on the same key of the other
@@ -23,16 +23,30 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   major countries"), a quotation closed with a full stop before its speech
   tag ('… look forward to." he says': Russian ends the quoted sentence, English puts a comma).
   Every dialogue dash is evidence (distinct lines count
-  apart, up to the kind's cap), one match of each other convention. Fired on human text, dev:
-  0 of 39 corpus texts, 1 of 171 stance-corpus pages, 4 of 57 copy-pair pages (non-native
-  English of Russian and Georgian outlets among them); one such page is flagged with a name
-  variant, as before the per-dash count.
+  apart, up to the kind's cap), one match of each other convention. In the other Latin-script
+  languages: a speech tag after a dash behind the quotation ('geschah dies "- zitierte der
+  Pressesprecher'). Fired on human text, dev (branch mt3): 0 of 58 corpus texts, 1 of 242
+  stance-corpus pages, 3 of 72 copy-pair pages (non-native English of Russian and Georgian
+  outlets); one such page is flagged with a name variant, as before; 8 of 39 machine
+  translations.
 - ``mixed_quotes``: in a Latin-script language, a quotation opened with one kind of mark and
   closed with another on one line ('«wird Moskau … darstellen"', '"Ohne sie … zu führen»'): a
   pipeline converts the source's guillemets one at a time. A line whose « and » do not pair
   up and that also holds a straight or curly double quote. Fired on human text, dev split:
   0 of 40 corpus texts, 0 of 57 copy-pair pages, 0 of 171 stance-corpus pages (en, ru, uk);
   2 of 26 machine translations without a notice (both German).
+- ``quote_styles``: in a Latin-script language, whole quotations in two styles in one text
+  ('„…“' and '"…"', '«…»' and '"…"'): an outlet keeps one house style, a pipeline keeps the
+  source's marks for some quotations and converts others. Quotations in lines of another
+  language and threads of posts are not read. Fired on human text, dev split (branch mt3):
+  0 of 58 corpus texts, 0 of 72 copy-pair pages, 0 of 242 stance-corpus pages, 0 of 4 human
+  seeds; 3 of 39 machine translations (two German, one French).
+- ``glued_sentences``: in a Latin-script language, at least two sentence ends with no space
+  before the next sentence ("24.Lavrov also said", "statement.NATO secretary"), as a pipeline
+  re-joining translated segments leaves them. Site markup does it too: 2 of 58 human corpus
+  texts in Russian (hence not read in Cyrillic text), and hand-typed posts (the human
+  tweet-thread seed; threads of posts are not read). Latin-script human text, dev: 0 of 58
+  corpus texts, 0 of 72 pair pages, 0 of 242 stance pages; 3 of 39 machine translations.
 - ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
   makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
