@@ -8,10 +8,10 @@ the mean sentence length. Sources: the human texts of the corpus's dev split
 (tests/corpus/mt/texts.jsonl) and both sides of its dev pairs, except pages of sites that
 machine-rewrite or machine-translate agency copy (`mt_corpus.MACHINE_MADE`). The test split is
 never read, so that false-positive rates measured on it are honest. Languages with few human
-texts in the corpus (uk, de) also draw on `news_profile_extra.jsonl`: the feature rates (not the text) of human news pages found
-with the search tool's `pages` corpus, each with its URL, all of them in the dev split by the
-corpus's URL hash (`mt_corpus.split_of`). `--check` rebuilds in memory and fails if the stored
-files differ.
+texts in the corpus (uk, de) also draw on `news_profile_extra.jsonl`: the feature rates (not
+the text) of human news pages found with the search tool's `pages` corpus, each with its URL,
+all of them in the dev split by the corpus's URL hash (`mt_corpus.split_of`). `--check`
+rebuilds in memory and fails if the stored files differ.
 """
 
 from __future__ import annotations
