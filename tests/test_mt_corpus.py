@@ -47,7 +47,7 @@ DEV_LINES = {"texts": 122, "pairs": 40}
 MT_FLOORS = {
     "dev": {"recall_notice": 1.0, "recall_silent": 0.57, "human_flagged": 0.0},
     "dev-all": {"recall_notice": 1.0, "recall_silent": 0.48, "human_flagged": 0.0},
-    "test": {"recall_notice": 1.0, "recall_silent": 0.49, "human_flagged": 0.0},
+    "test": {"recall_notice": 1.0, "recall_silent": 0.5, "human_flagged": 0.0},
 }
 COPY_FLOORS = {"dev": 13 / 15, "dev-all": 16 / 20, "test": 4 / 5}
 
