@@ -157,10 +157,60 @@ def evaluate_pairs(pairs: list[dict]) -> PairReport:
     return report
 
 
+MACHINE_MADE = (  # pair pages that are machine-made (rewritten or translated), not human text
+    "starycmentarz.org",
+    "retro-gram.com",
+    "moreshetashkenaz.com",
+    "mywinet.com",
+    "pledgetimes.com",
+    "vpk.name/en",
+)
+
+
+def human_pages(split: str) -> dict[str, list[str]]:
+    """Return more human-written text of a split: the pair pages (machine-made ones left out),
+    the stance corpus's passages joined per page, and (dev) the human seeds."""
+    pages: dict[str, list[str]] = {}
+    for split_ in ("dev", "test") if split == "all" else (split,):
+        path = ROOT / "tests" / "corpus" / "stance" / f"{split_}.jsonl"
+        for line in path.read_text("utf-8").splitlines():
+            record = json.loads(line)
+            pages.setdefault(record["url"], []).append(record["text"])
+    found = {
+        "pair pages": [
+            t
+            for p in load("pairs", split)
+            for t, u in ((p["a"]["text"], p["a"]["url"]), (p["b"]["text"], p["b"]["url"]))
+            if not any(host in u for host in MACHINE_MADE)
+        ],
+        "stance pages": ["\n".join(texts) for texts in pages.values()],
+    }
+    if split == "dev":
+        seeds = sorted((ROOT / "data" / "seeds").glob("*.txt"))
+        found["human seeds"] = [f.read_text("utf-8") for f in seeds if not f.name.startswith("003")]
+    return found
+
+
+def report_human_pages(split: str) -> None:
+    """Print how often each evidence kind fires, and how many pages are flagged, per set."""
+    for name, texts in human_pages(split).items():
+        kinds: Counter = Counter()
+        flagged = 0
+        for text in texts:
+            result = analyse(text)
+            kinds.update(result.kinds)
+            flagged += result.flagged
+        firing = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        print(f"{name}: {flagged}/{len(texts)} flagged; kinds firing: {firing or 'none'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     parser.add_argument("--errors", action="store_true", help="list the misclassified items")
+    parser.add_argument(
+        "--human-pages", action="store_true", help="evidence on more human text of the split"
+    )
     args = parser.parse_args(argv)
     texts, pairs = load("texts", args.split), load("pairs", args.split)
     mt = evaluate_mt(texts)
@@ -184,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     print("copy rates:", json.dumps(dedupe.rates()))
     if args.errors:
         print("\n".join(["", "MT errors:", *mt.errors, "", "copy errors:", *dedupe.errors]))
+    if args.human_pages:
+        report_human_pages(args.split)
     return 0
 
 

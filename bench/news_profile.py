@@ -5,13 +5,13 @@ Run: `python bench/news_profile.py [--check]`.
 The profile of a language is the mean and standard deviation, over real human-written news texts,
 of the rate (per word) of each of its most frequent function words and punctuation marks, and of
 the mean sentence length. Sources: the human texts of the corpus's dev split
-(tests/corpus/mt/texts.jsonl) and both sides of its dev pairs, except pages of content farms that
-machine-rewrite agency copy (`MACHINE_MADE`). The test split is never read, so that false-positive
-rates measured on it are honest. Languages with few human texts in the corpus (uk, de) also
-draw on `news_profile_extra.jsonl`: the feature rates (not the text) of human news pages found
-with the search tool's `pages` corpus, each with its URL, all of them in the dev split by the
-corpus's URL hash (`mt_corpus.split_of`). `--check` rebuilds in memory and fails if the stored
-files differ.
+(tests/corpus/mt/texts.jsonl) and both sides of its dev pairs, except pages of sites that
+machine-rewrite or machine-translate agency copy (`mt_corpus.MACHINE_MADE`). The test split is
+never read, so that false-positive rates measured on it are honest. Languages with few human
+texts in the corpus (uk, de) also draw on `news_profile_extra.jsonl`: the feature rates (not
+the text) of human news pages found with the search tool's `pages` corpus, each with its URL,
+all of them in the dev split by the corpus's URL hash (`mt_corpus.split_of`). `--check`
+rebuilds in memory and fails if the stored files differ.
 """
 
 from __future__ import annotations
@@ -33,12 +33,6 @@ OUT = ROOT / "analysis" / "lexicons" / "profiles"
 EXTRA = ROOT / "bench" / "news_profile_extra.jsonl"
 LANGUAGES = ("en", "ru", "uk", "de")
 MIN_TEXTS = 8  # a language with fewer human texts gets no profile
-MACHINE_MADE = (  # pair pages that are machine-rewritten copies, not human text
-    "starycmentarz.org",
-    "retro-gram.com",
-    "moreshetashkenaz.com",
-    "mywinet.com",
-)
 
 
 def human_texts() -> dict[str, list[str]]:
@@ -49,7 +43,7 @@ def human_texts() -> dict[str, list[str]]:
             by_lang[record["lang"]].append(record["text"])
     for pair in mt_corpus.load("pairs", "dev"):
         for side in (pair["a"], pair["b"]):
-            if not any(host in side["url"] for host in MACHINE_MADE):
+            if not any(host in side["url"] for host in mt_corpus.MACHINE_MADE):
                 by_lang[side["lang"]].append(side["text"])
     return by_lang
 

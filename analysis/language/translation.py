@@ -17,11 +17,13 @@
   (quoted, bracketed, glossed, hashtagged or capitalised runs, and whole lines in another
   language, are legitimate and skipped); in Ukrainian, words with Russian-only letters;
 - ``punctuation_spacing``: a space before , . ; : ! ? ” » as MT engines leave it;
-- ``profile``, ``mixed_script``, ``acronym_variants``, ``source_typography``: translationese
-  without a notice (analysis/language/translationese.py): function words and punctuation off
-  the language's news norm, Latin and Cyrillic letters in one word, one acronym in two letter
-  orders, a source language's typography (dialogue dashes, guillemets, a Russian agency
-  dateline) in English.
+- ``profile``, ``mixed_script``, ``acronym_variants``, ``source_typography``, ``mixed_quotes``,
+  ``quote_styles``, ``glued_sentences``, ``broken_agreement``: translationese without a notice
+  (analysis/language/translationese.py): function words and punctuation off the language's news
+  norm, Latin and Cyrillic letters in one word, one acronym in two letter orders, a source
+  language's typography (dialogue dashes, guillemets, a Russian agency dateline, a Japanese
+  equals-sign gloss; a speech tag after a dash in other Latin-script languages), quotations in
+  two styles, sentences joined without a space, adjectives that agree with no noun.
 
 Score. Each artifact has a weight w in (0, 1). Repeats of the same evidence text count once.
 Within a kind k the distinct weights combine by noisy-OR and are capped, so that no amount of
@@ -35,9 +37,11 @@ Weights: disclaimer 0.9 (0.5 when buried in a long paragraph), calque 0.2-0.45 p
 untranslated_fragment 0.3, mojibake 0.3, name_variants 0.25 (two spellings in the text) or 0.12
 (one spelling unlike every watchlist alias, English only), punctuation_spacing 0.08 each. Caps:
 disclaimer 0.95, calque 0.85, untranslated_fragment 0.6, mojibake 0.3, name_variants 0.25,
-punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.35 (cap
+punctuation_spacing 0.25; profile 0.2 (0.25 far off the norm, cap 0.25), mixed_script 0.4 (cap
 0.45), acronym_variants 0.3, source_typography 0.35 (cap 0.4), broken_agreement 0.3 per pair (cap
-0.45), mixed_quotes 0.4 (cap 0.45).
+0.45), mixed_quotes 0.4 (cap 0.45), quote_styles 0.3, glued_sentences 0.15 per join from two
+(cap 0.3). Any two of the translationese kinds that never fired on the human dev pages
+(bench/results.md) reach 0.5 together; none does alone.
 
 A text is flagged (`MTResult.flagged`) when score >= MT_THRESHOLD (0.5): one disclaimer does it;
 one calque never does alone, two distinctive ones do, and so does a calque with evidence of
@@ -81,6 +85,8 @@ CAPS: dict[str, float] = {
     "source_typography": 0.4,
     "broken_agreement": 0.45,
     "mixed_quotes": 0.45,
+    "glued_sentences": 0.3,
+    "quote_styles": 0.3,
 }
 DISCLAIMER_WEIGHT = 0.9  # a notice on a line of its own (at most DISCLAIMER_LINE characters)
 EMBEDDED_DISCLAIMER_WEIGHT = 0.5  # the same words inside a long paragraph
@@ -136,7 +142,7 @@ def find_mt_artifacts(
         *find_name_variants(text, names, language=language, foreign=foreign),
         *find_untranslated(text, language, foreign, mojibake),
         *find_spacing(text, language, foreign),
-        *find_translationese(text, language),
+        *find_translationese(text, language, foreign.covers),
     ]
     artifacts.sort(key=lambda artifact: (artifact.start or 0, artifact.kind))
     return MTResult(score=score_artifacts(artifacts), artifacts=tuple(artifacts))
@@ -652,12 +658,27 @@ def find_name_variants(
     artifacts = []
     for group_key, words in groups.items():
         known = aliases.get(group_key, set())
+        if len(words) > 1 and _inflections(words):
+            continue
         if len(words) > 1 and all(_in_prose(text, occurrences[w], foreign) for w in words):
             artifacts.extend(_pair_artifacts(words, occurrences, known))
         elif known and words[0] not in known and language == "en":
             first = occurrences[words[0]][0]
             artifacts.append(_name_artifact(words[0], first, known, NAME_OFF_WATCHLIST_WEIGHT))
     return artifacts
+
+
+INFLECTION_LETTERS = 2  # Cyrillic words alike but for this many final letters are case forms
+
+
+def _inflections(words: list[str]) -> bool:
+    """Return whether Cyrillic spellings differ only in their endings (Україні / України): one
+    name declined, not spelled two ways; Cyrillic has one spelling per name, Latin script has
+    several transliterations (Peskov / Peskow), so this holds for Cyrillic only."""
+    if _script_of(words[0]) != "Cyrl":
+        return False
+    stem = min(len(word) for word in words) - INFLECTION_LETTERS
+    return len({word[:stem].lower() for word in words}) == 1
 
 
 def _in_prose(text: str, starts: list[int], foreign: _ForeignSpans) -> bool:
@@ -838,6 +859,7 @@ _SPACE_BEFORE = r"(?<=[^\W_][ \u00a0])[ \u00a0]*[,;:!?.](?=\s|$)"
 _DOUBLE_PERIOD = r"(?<=\.[ ])[ ]*\.(?=\s|$)"
 _QUOTE_AFTER_PUNCT = r"(?<=[,.!?][ ])[ ]*[”»](?=\w)"
 _QUOTE_BEFORE_END = r"(?<=[^\W_][ ])[ ]*[”»](?=[\s.,;:!?]|$)"
+_DE_CLOSE_SPACED = r"(?<=[^\W_][ ])[ ]*“(?=[,.;:!?])"  # „…“ closed after a space: 'besetzen “,'
 
 
 @functools.cache
@@ -848,13 +870,13 @@ def _spacing_pattern(language: str) -> re.Pattern[str]:
     elif language in ("sv", "fi"):
         rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[^\W_][ ])[ ]*»(?=[\s.,;:!?]|$)"]
     elif language == "de":
-        rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[,.!?][ ])[ ]*”(?=\w)"]
+        rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, r"(?<=[,.!?][ ])[ ]*”(?=\w)", _DE_CLOSE_SPACED]
     else:
         rules = [_SPACE_BEFORE, _DOUBLE_PERIOD, _QUOTE_AFTER_PUNCT, _QUOTE_BEFORE_END]
     return re.compile("[ \u00a0](?:" + "|".join(rules) + ")", re.MULTILINE)
 
 
-_SPACED_MARKS = (" ,", " .", " ;", " :", " !", " ?", " ”", " »", "\u00a0,", "\u00a0.")
+_SPACED_MARKS = (" ,", " .", " ;", " :", " !", " ?", " ”", " »", " “", "\u00a0,", "\u00a0.")
 
 
 def find_spacing(text: str, language: str, foreign: _ForeignSpans) -> list[MTArtifact]:

@@ -7,29 +7,46 @@ which scores them with the others (capped noisy-OR per kind, see translation.py)
   `PROFILE_WEIGHT`, `PROFILE_STRONG_WEIGHT` from `PROFILE_STRONG`. Weak by design: human texts of
   unusual form (a list of tweets, a transcript, a wire round-up) sit as far from the norm as the
   machine-translated texts measured (RMS 1.2-1.4 for both); it only tips a text that has other
-  evidence. Profiles: en, ru, uk, de (bench/news_profile.py). Fired on human text, dev split:
-  2 of 39 corpus texts (both en; the uk and de profiles are built from these texts, so 0 of 7 is
-  in-sample); on the stance corpus's dev passages joined per page (quote-heavy excerpts, an
-  unusual form): en 17 of 31, ru 2 of 12, uk 4 of 7 pages long enough to measure. Hence the
-  weight: never more than a tie-breaker.
+  evidence. Profiles: en, ru, uk, de (bench/news_profile.py). Fired on human text, dev split
+  (branch mt3): 2 of 58 corpus texts (both en; the profiles are built from the dev human texts,
+  so this is in-sample); on the stance corpus's dev passages joined per page (quote-heavy
+  excerpts, an unusual form, out of sample): 36 of 242 pages. Hence the weight: never more than
+  a tie-breaker.
 - ``mixed_script``: one word spelled with Latin and Cyrillic letters together ("Оur" with a
-  Cyrillic О), which a keyboard never produces and a transliterating pipeline does.
+  Cyrillic О) in a Latin-script text, which a keyboard never produces and a transliterating
+  pipeline does. Not read in Cyrillic text: there a Latin С typed on the same key of the other
+  layout is a human slip («Cовете», a human Russian page of the stance corpus).
 - ``source_typography``: in English, a source language's typography carried over: dialogue
   dashes ("– There are major differences – he stressed"), guillemets around English words, a
   Russian agency dateline rendered word for word ("Washington. 1st of February. INTERFAX",
-  "MOSCOW, January 26 - RIA Novosti"), a quotation closed with a full stop before its speech
+  "MOSCOW, January 26 - RIA Novosti"), a Japanese gloss with an equals sign ("G7 = seven
+  major countries"), a quotation closed with a full stop before its speech
   tag ('… look forward to." he says': Russian ends the quoted sentence, English puts a comma).
   Every dialogue dash is evidence (distinct lines count
-  apart, up to the kind's cap), one match of each other convention. Fired on human text, dev:
-  0 of 39 corpus texts, 1 of 171 stance-corpus pages, 4 of 57 copy-pair pages (non-native
-  English of Russian and Georgian outlets among them); one such page is flagged with a name
-  variant, as before the per-dash count.
+  apart, up to the kind's cap), one match of each other convention. In the other Latin-script
+  languages: a speech tag after a dash behind the quotation ('geschah dies "- zitierte der
+  Pressesprecher'). Fired on human text, dev (branch mt3): 0 of 58 corpus texts, 1 of 242
+  stance-corpus pages, 3 of 72 copy-pair pages (non-native English of Russian and Georgian
+  outlets); one such page is flagged with a name variant, as before; 8 of 39 machine
+  translations.
 - ``mixed_quotes``: in a Latin-script language, a quotation opened with one kind of mark and
   closed with another on one line ('«wird Moskau … darstellen"', '"Ohne sie … zu führen»'): a
   pipeline converts the source's guillemets one at a time. A line whose « and » do not pair
   up and that also holds a straight or curly double quote. Fired on human text, dev split:
   0 of 40 corpus texts, 0 of 57 copy-pair pages, 0 of 171 stance-corpus pages (en, ru, uk);
   2 of 26 machine translations without a notice (both German).
+- ``quote_styles``: in a Latin-script language, whole quotations in two styles in one text
+  ('„…“' and '"…"', '«…»' and '"…"'): an outlet keeps one house style, a pipeline keeps the
+  source's marks for some quotations and converts others. Quotations in lines of another
+  language and threads of posts are not read. Fired on human text, dev split (branch mt3):
+  0 of 58 corpus texts, 0 of 72 copy-pair pages, 0 of 242 stance-corpus pages, 0 of 4 human
+  seeds; 3 of 39 machine translations (two German, one French).
+- ``glued_sentences``: in a Latin-script language, at least two sentence ends with no space
+  before the next sentence ("24.Lavrov also said", "statement.NATO secretary"), as a pipeline
+  re-joining translated segments leaves them. Site markup does it too: 2 of 58 human corpus
+  texts in Russian (hence not read in Cyrillic text), and hand-typed posts (the human
+  tweet-thread seed; threads of posts are not read). Latin-script human text, dev: 0 of 58
+  corpus texts, 0 of 72 pair pages, 0 of 242 stance pages; 3 of 39 machine translations.
 - ``broken_agreement``: in Russian and Ukrainian, adjacent adjectives and nouns that no reading
   makes agree, frequent enough not to be a typo (analysis/language/agreement.py).
 - ``acronym_variants``: one organisation's acronym written with its letters in another order in
@@ -44,6 +61,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 from shiftwatch.analysis.language.agreement import find_broken_agreement
 from shiftwatch.analysis.language.profile import profile_distance
@@ -53,10 +71,14 @@ PROFILE_MIN = 1.3  # RMS z-score from which a text's profile counts as evidence
 PROFILE_STRONG = 1.8
 PROFILE_WEIGHT = 0.2  # at most what a human transcript may score (tests)
 PROFILE_STRONG_WEIGHT = 0.25
-MIXED_SCRIPT_WEIGHT = 0.35
+MIXED_SCRIPT_WEIGHT = 0.4  # 0 of 349 human Latin-script dev pages (module doc)
 ACRONYM_WEIGHT = 0.3
 TYPOGRAPHY_WEIGHT = 0.35
 MIXED_QUOTES_WEIGHT = 0.4  # as a distinctive calque: it never fired on human text (module doc)
+QUOTE_STYLES_WEIGHT = 0.3  # 0 of 201 human Latin-script dev pages (module doc)
+GLUED_WEIGHT = 0.15  # each join; the kind's cap (0.3) keeps it a tie-breaker
+GLUED_MIN = 2  # one join is a typo or a brand ("bbabo.Net"); a pipeline leaves several
+SOCIAL_MARKS = 3  # hashtags or @handles from which a text is a thread of posts, typed by hand
 _LATIN_LANGUAGES = frozenset(
     "en de fr it es pt nl sv no da fi pl cs sk sl hr ro hu tr lt lv et".split()  # noqa: SIM905
 )
@@ -68,6 +90,17 @@ _MIXED_RE = re.compile(
     f"\\b(?=[{_LATIN}{_CYRILLIC}]*[{_LATIN}])(?=[{_LATIN}{_CYRILLIC}]*[{_CYRILLIC}])"
     f"[{_LATIN}{_CYRILLIC}]{{2,}}\\b"
 )
+# a word ending in lower case, a sentence end and the next sentence's capital with no space between;
+# the word must not follow a dot, slash or @ (domains, paths, addresses)
+_GLUED_RE = re.compile(r"(?<![\w.@/:])[^\W\d_][^\W\d_A-ZÀ-Þ]+[.!?](?=[A-ZÀ-Þ«\"“„(][^\W\d_])")
+# whole quotations in each style a Latin-script text may use; a writer or an outlet keeps one
+_QUOTE_STYLES = {
+    "«…»": re.compile(r"«[^«»\n]{2,}»"),
+    "„…“": re.compile(r"„[^„“”\n]{2,}[“”]"),
+    "“…”": re.compile(r"(?<!„)“[^“”\n]{2,}”"),
+    '"…"': re.compile(r'"[^"\n]{2,}"'),
+}
+_SOCIAL_RE = re.compile(r"(?<!\w)[#@]\w")
 _ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DIALOGUE_RE = re.compile(
@@ -88,17 +121,35 @@ _TYPOGRAPHY = (
         ),
         "Russian agency dateline rendered word for word",
     ),
+    (
+        re.compile(r"\b[A-Z][A-Z0-9]{1,6} ?[=＝] ?[A-Za-z][a-z]"),
+        "an acronym glossed with an equals sign (Japanese news: G7＝主要7か国)",
+    ),
+)
+
+# «…», — сказал он as a pipeline carries it into German, French...: a closing quote, a dash and
+# the speech verb in lower case ('Leider geschah dies "- zitierte der Pressesprecher')
+_QUOTE_DASH = (
+    (
+        re.compile(r"[^\s\d]\s?[”\"“»],?\s?[-–—]\s?[a-zß-ÿ]{3,}"),
+        "speech tag after a dash behind the quotation (Slavic typography)",
+    ),
 )
 
 
-def find_translationese(text: str, language: str) -> list[MTArtifact]:
-    """Return the pipeline and grammar traces in `text` (see the module doc)."""
+def find_translationese(
+    text: str, language: str, foreign: Callable[[int, int], bool] = lambda start, end: False
+) -> list[MTArtifact]:
+    """Return the pipeline and grammar traces in `text` (see the module doc); `foreign(start,
+    end)` says whether a span lies in a line of another language, quoted as it was said."""
     return [
         *find_profile(text, language),
-        *find_mixed_script(text),
+        *(find_mixed_script(text) if language in _LATIN_LANGUAGES else []),
         *find_acronym_variants(text),
-        *(find_source_typography(text) if language == "en" else []),
+        *find_source_typography(text, language),
         *(find_mixed_quotes(text) if language in _LATIN_LANGUAGES else []),
+        *(find_glued_sentences(text) if language in _LATIN_LANGUAGES else []),
+        *(find_quote_styles(text, foreign) if language in _LATIN_LANGUAGES else []),
         *find_broken_agreement(text, language),
     ]
 
@@ -170,12 +221,14 @@ def find_acronym_variants(text: str) -> list[MTArtifact]:
     return found
 
 
-def find_source_typography(text: str) -> list[MTArtifact]:
-    """Return the source language's typography found in English text: each dialogue dash (a
-    text that sets every quotation that way carries it over, one stray dash is a habit), one
-    match of each other convention."""
+def find_source_typography(text: str, language: str = "en") -> list[MTArtifact]:
+    """Return the source language's typography found in a Latin-script text: in English each
+    dialogue dash (a text that sets every quotation that way carries it over, one stray dash is
+    a habit) and one match of each other convention; elsewhere a speech tag after a dash."""
+    if language not in _LATIN_LANGUAGES:
+        return []
     found = []
-    for pattern, detail in _TYPOGRAPHY:
+    for pattern, detail in _TYPOGRAPHY if language == "en" else _QUOTE_DASH:
         matches = pattern.finditer(text) if pattern is _DIALOGUE_RE else [pattern.search(text)]
         for match in filter(None, matches):
             end = _evidence_end(text, match)
@@ -222,3 +275,60 @@ def find_mixed_quotes(text: str) -> list[MTArtifact]:
             )
         start += len(line)
     return found
+
+
+def find_glued_sentences(text: str) -> list[MTArtifact]:
+    """Return each sentence joined to the next without a space ("24.Lavrov also said"), when
+    there are at least `GLUED_MIN`: a pipeline that re-joins translated segments drops them.
+    Posts typed by hand do it too (the human tweet-thread seed): not read in a thread."""
+    if _is_post_thread(text):
+        return []
+    found = [
+        MTArtifact(
+            kind="glued_sentences",
+            evidence=text[match.start() : match.end() + 20],
+            start=match.start(),
+            end=match.end(),
+            weight=GLUED_WEIGHT,
+            detail="no space after a sentence end",
+        )
+        for match in _GLUED_RE.finditer(text)
+    ]
+    return found if len(found) >= GLUED_MIN else []
+
+
+def find_quote_styles(
+    text: str, foreign: Callable[[int, int], bool] = lambda start, end: False
+) -> list[MTArtifact]:
+    """Return one artifact when whole quotations stand in two styles ("«…»" and '"…"'): a
+    writer keeps the house style, a pipeline keeps the source's marks for some quotations and
+    converts others. Quotations in another language's lines keep that language's marks; a
+    thread of posts gathers several hands: neither counts."""
+    if _is_post_thread(text):
+        return []
+    found = []
+    for style, pattern in _QUOTE_STYLES.items():
+        own = (m for m in pattern.finditer(text) if not foreign(m.start(), m.end()))
+        match = next(own, None)
+        if match:
+            found.append((match.start(), match, style))
+    found.sort(key=lambda item: item[0])
+    if len(found) < 2:
+        return []
+    _, second, style = found[1]
+    return [
+        MTArtifact(
+            kind="quote_styles",
+            evidence=second.group()[:60],
+            start=second.start(),
+            end=second.end(),
+            weight=QUOTE_STYLES_WEIGHT,
+            detail=f"quotations in {found[0][2]} and {style}",
+        )
+    ]
+
+
+def _is_post_thread(text: str) -> bool:
+    """Return whether a text is a thread of social posts (`SOCIAL_MARKS` hashtags or handles),
+    typed by hand, where spacing and quotation marks follow no house style."""
+    return len(_SOCIAL_RE.findall(text)) >= SOCIAL_MARKS
