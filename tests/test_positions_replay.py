@@ -73,3 +73,28 @@ def test_a_held_change_is_shown_beside_the_position():
     confirmed = build_timeline([first, weak, obs(None, Stance.OPPOSES, day=9, doc="c")]).position
     assert confirmed is not None and confirmed.stance == Stance.OPPOSES
     assert confirmed.possible_change is None
+
+
+def test_a_reversal_waits_for_a_second_unit_however_strong_the_first():
+    """Rule 6: supports -> opposes on one strong unit is held as possible; a second, independent
+    unit confirms it, dated from the first. A strong move to `open` changes at once; a reversal
+    an analyst confirmed does too."""
+    from dataclasses import replace
+
+    from shiftwatch.records import ReviewVerdict
+
+    before = obs(None, Stance.SUPPORTS, day=1, doc="a")
+    flip = obs(None, Stance.OPPOSES, day=5, doc="b")
+    held = build_timeline([before, flip])
+    assert [(c.to_stance, c.confirmed) for c in held.changes[1:]] == [(Stance.OPPOSES, False)]
+    assert held.position is not None and held.position.stance == Stance.SUPPORTS
+    assert held.position.possible_change == Stance.OPPOSES
+    second = obs("lavrov", Stance.OPPOSES, day=7, doc="c")
+    confirmed = build_timeline([before, flip, second])
+    change = confirmed.changes[-1]
+    assert (change.to_stance, change.confirmed) == (Stance.OPPOSES, True)
+    assert change.anchor.at == datetime(2022, 1, 5, tzinfo=UTC)
+    to_open = build_timeline([before, obs(None, Stance.OPEN, day=5, doc="b")])
+    assert [(c.to_stance, c.confirmed) for c in to_open.changes[1:]] == [(Stance.OPEN, True)]
+    vouched = replace(flip, review=ReviewVerdict.CONFIRMED.value)
+    assert build_timeline([before, vouched]).changes[-1].confirmed

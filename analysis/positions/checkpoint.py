@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from shiftwatch.analysis.positions.replay import Change, Timeline, Unit, _position, replay
+from shiftwatch.analysis.positions.replay import (
+    Change,
+    Timeline,
+    Unit,
+    _position,
+    changes_alone,
+    replay,
+)
 from shiftwatch.records import Position, Stance
 
 _UNDATED = datetime.max.replace(tzinfo=UTC)
@@ -63,7 +70,9 @@ def settles(units: Sequence[Unit]) -> list[bool]:
             out.append(True)
         elif unit.at is None:
             out.append(False)
-        elif unit.strong or any(p.stance == unit.stance and p.key != unit.key for p in pending):
+        elif changes_alone(unit, current) or any(
+            p.stance == unit.stance and p.key != unit.key for p in pending
+        ):
             current, pending = unit.stance, []
             out.append(True)
         else:
