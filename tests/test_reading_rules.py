@@ -593,3 +593,17 @@ def test_a_participle_after_a_demand_tells_which_it_is():
     found = _found(iran, text, "en")
     assert found.get("china:sanctions-lifting:supports", 0) >= STRONG_CONFIDENCE, found
     assert not any(k.endswith("sanctions-lifting:opposes") for k in found)
+
+
+def test_a_role_noun_belongs_to_the_party_named_right_after_it():
+    """ir-ru-004 (atomic-energy.ru): «Новая администрация США намерена вернуться в СВПД» —
+    «администрация» alone reads as the Kremlin's; followed by «США» it is Washington's ("the
+    administration of the US" likewise)."""
+    iran = _analyzer("iran-nuclear-2022")
+    ru = (
+        "Новая администрация США намерена вернуться в СВПД, для чего американцы, иранцы и "
+        "страны-посредники (в том числе Россия) с апреля провели уже шесть раундов переговоров."
+    )
+    found = _found(iran, ru, "ru")
+    assert "usa:jcpoa-restoration:supports" in found, found
+    assert not any(k.startswith("russia:") for k in found)

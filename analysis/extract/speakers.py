@@ -424,7 +424,7 @@ class Attributor:
             return self._pronoun(ctx, start, str(value), state)
         if kind == "plural":
             return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.ROLE)
-        return self._role(str(value), start, end, named, state)
+        return self._role(str(value), start, _owner_end(ctx.folded, end, named), named, state)
 
     def _candidate(self, ctx: _Context, start: int, end: int, speaker: Speaker) -> Candidate:
         return Candidate(
@@ -829,3 +829,17 @@ def _authored(
 def _inside(sent: SentenceAttribution, q_start: int, q_end: int) -> bool:
     """Return True when the sentence's attribution cue lies inside the quote itself."""
     return q_start <= sent.cue_start < q_end and sent.cue_start != sent.start
+
+
+_OWNER_GAP = re.compile(r"\s+(?:of\s+(?:the\s+)?)?")
+
+
+def _owner_end(folded: str, end: int, named: Sequence[Mention]) -> int:
+    """Return where a role noun's phrase ends: past a name right after it («администрация США»,
+    "the administration of the US"), whose party the role then belongs to."""
+    for m in named:
+        if m.start > end:
+            gap = _OWNER_GAP.fullmatch(folded, end, m.start)
+            if gap is not None:
+                return m.end
+    return end
