@@ -607,3 +607,15 @@ def test_a_role_noun_belongs_to_the_party_named_right_after_it():
     found = _found(iran, ru, "ru")
     assert "usa:jcpoa-restoration:supports" in found, found
     assert not any(k.startswith("russia:") for k in found)
+
+
+def test_a_quote_after_a_quote_of_one_speaker_goes_on_with_that_speaker():
+    """ir-en-069 (a CBS interview retold): "“This is a tyranny against the people of Iran,” he
+    said. “It is important to us to have the sanctions lifted.”" — the second quote, in the
+    same paragraph, is the same speaker's."""
+    iran = _analyzer("iran-nuclear-2022")
+    text = (
+        "Iranian President Ebrahim Raisi spoke to CBS. “This is a tyranny against the people of "
+        "Iran,” he said. “It is important to us to have the sanctions lifted.”"
+    )
+    assert _found(iran, text, "en").get("iran:sanctions-lifting:supports", 0) >= 0.6

@@ -764,15 +764,20 @@ def _previous_speaker(
     sentences: Sequence[SentenceAttribution], first: int, q_start: int, starts: set[int]
 ) -> SentenceAttribution | None:
     """Return the sentence before a bare quote paragraph when it names a single speaker who is
-    not a commentator: the quote continues that speaker's words."""
+    not a commentator: the quote continues that speaker's words. Within a paragraph, a quote
+    opening the sentence right after a quote attributed to one speaker ("“...,” he said. “It
+    is important to us ...”") goes on with that speaker too."""
     sent = sentences[first]
-    opens_paragraph = sent.start in starts and q_start - sent.start <= 2
-    if not opens_paragraph or first == 0:
+    opens = q_start - sent.start <= 2
+    if not opens or first == 0:
         return None
     prev = sentences[first - 1]
     if len(prev.speakers) != 1 or prev.commentary or prev.speakers[0].commentator:
         return None
-    return prev
+    if sent.start in starts:
+        return prev
+    same_paragraph = not any(prev.start < a <= sent.start for a in starts)
+    return prev if same_paragraph and prev.mode in (Mode.DIRECT, Mode.INDIRECT) else None
 
 
 def _spread_back_references(
