@@ -20,7 +20,8 @@ belong to the speaker; `!other` cues ("no positive response") to the other side 
 subject. First person in a quote is the quote's speaker. Commentators, the author of a thread
 and reader comments (text past `Document.body_end`) yield nothing.
 
-Confidence = attribution (direct quote 0.95, headline 0.9, reported speech 0.85, narration 0.65)
+Confidence = attribution (direct quote 0.95, headline 0.9, reported speech 0.85, narration 0.58:
+the outlet's own account, never strong alone, and below the threshold with a weak cue)
 x cue strength x 0.9 when the speaker was found through a pronoun or role noun x 0.8 for a
 claim about another party x 0.75 under a hedge x MT_FACTOR for machine-translated text.
 """
@@ -79,7 +80,7 @@ _BOTH = frozenset({"both"})
 MT_SCORE_THRESHOLD = 0.5  # Document.mt_score at or above this marks the text machine-translated
 MT_ARTIFACT_WEIGHT = 0.5  # an artifact this heavy inside a sentence marks that sentence
 MT_FACTOR = 0.7  # machine-translated evidence weighs less
-MODE_WEIGHT = {Mode.DIRECT: 0.95, Mode.HEADLINE: 0.9, Mode.INDIRECT: 0.85, Mode.NARRATED: 0.65}
+MODE_WEIGHT = {Mode.DIRECT: 0.95, Mode.HEADLINE: 0.9, Mode.INDIRECT: 0.85, Mode.NARRATED: 0.58}
 RESOLVED_FACTOR = 0.9  # speaker found through a pronoun or role noun
 REPORTED_FACTOR = 0.8  # a speaker's claim about another party's stance
 OWNED_DEMAND_CONFIDENCE = 0.5  # "Russia's demands": a weak unit, never a change alone
