@@ -1074,9 +1074,9 @@ def _passive_modal(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int
     if (
         modal.value.kind != "favour"
         or "speaker" not in modal.value.flags
-        or _free_words(sent, start, modal.start) > 3
+        or _free_words(sent, start, modal.start) > 6
         or verb.value.kind not in ("favour", "against")
-        or verb.value.flags
+        or verb.value.flags - _BOTH
         or _words(sent.folded, modal.end, verb.start) > 2
     ):
         return None
