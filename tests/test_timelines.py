@@ -63,13 +63,19 @@ def test_a_late_article_about_an_old_statement_dates_the_shift_by_the_statement(
 
 def test_a_shift_is_dated_by_its_first_evidence_not_by_the_outlets_repeating_it():
     timeline = [obs("a1", Stance.SUPPORTS, 0)]
-    # one quote, first carried on day 2, then by five outlets over the next days
-    timeline += [obs(f"echo{i}", Stance.OPPOSES, 2 + i, statement="ryabkov:q1") for i in range(6)]
+    # one quote, first carried on day 2, then by five outlets over the next days (a move to
+    # `open`: a reversal would wait for a second, independent unit, replay rule 6)
+    timeline += [obs(f"echo{i}", Stance.OPEN, 2 + i, statement="ryabkov:q1") for i in range(6)]
     (change,) = changes(timeline)
     assert change.anchor.at == D + timedelta(days=2)
     assert len(change.anchor.observations) == 6  # counted once
     position = build_timeline(timeline).position
-    assert position.stance is Stance.OPPOSES and position.since == D + timedelta(days=2)
+    assert position.stance is Stance.OPEN and position.since == D + timedelta(days=2)
+    # the same quote reversing the stance is one unit: held until another source says it
+    reversed_ = [obs("a1", Stance.SUPPORTS, 0)]
+    reversed_ += [obs(f"e{i}", Stance.OPPOSES, 2 + i, statement="ryabkov:q2") for i in range(6)]
+    held = build_timeline(reversed_).position
+    assert held.stance is Stance.SUPPORTS and held.possible_change is Stance.OPPOSES
 
 
 def test_a_held_change_confirmed_two_days_later_keeps_its_id_and_first_date():
