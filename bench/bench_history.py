@@ -81,21 +81,21 @@ def pool_rows(size: int) -> Pool:
     return out
 
 
-def _signature(rng: random.Random) -> bytes:
+def _signature(rng: random.Random) -> Any:
     import numpy as np
 
-    from shiftwatch.analysis.dedupe.clustering import NUM_PERM, Signature, signature_to_bytes
+    from shiftwatch.analysis.dedupe.clustering import NUM_PERM, Signature
 
     values = np.array([rng.getrandbits(32) for _ in range(NUM_PERM)], dtype=np.uint32)
-    return signature_to_bytes(Signature(hashvalues=values, shingles=300))
+    return Signature(hashvalues=values, shingles=300)
 
 
 def build_history(url: str, size: int, pool: Pool) -> float:
     """Store `size` documents with their stances and signatures; return seconds."""
-    from shiftwatch.models import documents as document_store
     from shiftwatch.models import rows as row_store
     from shiftwatch.models import tables as t
     from shiftwatch.models.db import open_database, session_scope
+    from shiftwatch.pipeline.cluster import save_signatures
 
     rng = random.Random(size)
     engine = open_database(url)
@@ -129,7 +129,7 @@ def build_history(url: str, size: int, pool: Pool) -> float:
         with session_scope(engine) as session:
             row_store.insert_ignore(session, t.Document, docs)
             row_store.insert_ignore(session, t.StanceObservation, stances)
-            document_store.save_signatures(session, signatures)
+            save_signatures(session, signatures)
     engine.dispose()
     return time.perf_counter() - started
 

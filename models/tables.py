@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shiftwatch.models.types import UTCDateTime
@@ -91,6 +91,19 @@ class Signature(SQLModel, table=True):
     __tablename__ = "signatures"
     document_id: str = Field(primary_key=True, foreign_key="documents.id")
     minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The layout its `signature_bands` rows were made with (`clustering.INDEX_FORMAT`); None:
+    # stored before they existed (migration 0006), filed at the next run's first dedupe.
+    band_format: int | None = Field(default=None, index=True)
+
+
+class SignatureBand(SQLModel, table=True):
+    """One LSH band key a signature is filed under: dedupe reads the stored documents that share
+    a key with a new one, not every signature (a cache of `signatures`, rebuilt from it)."""
+
+    __tablename__ = "signature_bands"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key index is the table: half the bytes
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    document_id: str = Field(primary_key=True, foreign_key="documents.id")
 
 
 class Mention(SQLModel, table=True):
