@@ -157,6 +157,36 @@ def checkpoint_of(timeline: Timeline, base: Checkpoint | None = None) -> Checkpo
     )
 
 
+def rejoined(base: Checkpoint, before: Sequence[Unit], after: Sequence[Unit]) -> int | None:
+    """Return how many observations the position at `base` gains from new evidence joining
+    units that began before the checkpoint (a quote restated, a late copy of an old story),
+    or None when the replay from `base` no longer holds.
+
+    `before` and `after` are those units without and with the new evidence. It holds when
+    the new evidence changes nothing the replay reads in them (date, weight, strength, first
+    article: the same changes, in the same order); it then only adds observations, which
+    count when the unit backs the position at the checkpoint (its stance, after `since`). A
+    unit dated at `since` itself may be the position's anchor or not: None.
+    """
+    old = {(u.key, u.stance): u for u in before}
+    added = 0
+    for unit in after:
+        was = old.get((unit.key, unit.stance))
+        if was is None or (was.at, was.weight, was.strong, was.published) != (
+            unit.at,
+            unit.weight,
+            unit.strong,
+            unit.published,
+        ):
+            return None
+        more = len(unit.observations) - len(was.observations)
+        if more and unit.stance == base.stance:
+            if base.since is None or unit.at is None or unit.at == base.since:
+                return None
+            added += more if unit.at > base.since else 0
+    return added
+
+
 def _trigger(change: Change) -> Unit:
     """Return the unit whose replay made `change` (its confirming unit, else its anchor)."""
     return change.confirmed_by[-1] if change.confirmed_by else change.anchor
