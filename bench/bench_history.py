@@ -3,7 +3,8 @@
 Run: `python bench/bench_history.py [--smoke] [--sizes 10000,100000]`. The history is written
 through the storage layer, not the pipeline (analysing 100,000 documents would take an hour
 here): each stored document copies the analysis rows (document fields and stances) of one of
-`POOL` really analysed documents under its own id, URL, date and cluster, with a random MinHash
+`POOL` really analysed documents under its own id, URL, date, cluster and statement day
+(statement ids carry the day the words were said), with a random MinHash
 signature (no stored text is a near copy of a new one, as for unrelated news). Documents are
 spread at a constant `PER_DAY`, so a bigger history is a longer one, as an archive grows.
 
@@ -122,7 +123,13 @@ def build_history(url: str, size: int, pool: Pool) -> float:
                 }
             )
             stances += [
-                {**s, "document_id": ident, "published_at": at, "cluster_id": ident}
+                {
+                    **s,
+                    "document_id": ident,
+                    "published_at": at,
+                    "cluster_id": ident,
+                    "statement_id": _on_day(s["statement_id"], at),
+                }
                 for s in pool.stances[i % len(pool.stances)]
             ]
             signatures[ident] = _signature(rng)
@@ -132,6 +139,14 @@ def build_history(url: str, size: int, pool: Pool) -> float:
             save_signatures(session, signatures)
     engine.dispose()
     return time.perf_counter() - started
+
+
+def _on_day(statement_id: str | None, at: datetime) -> str | None:
+    """Return a pool statement's id as said on `at`'s day: ids carry their day
+    (`statements.statement_key`), so one quote is not restated across the whole history."""
+    if statement_id is None:
+        return None
+    return f"{statement_id.rsplit('@', 1)[0]}@{at:%Y%m%d}"
 
 
 def new_items(size: int, seed: int) -> list[Any]:

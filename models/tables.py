@@ -139,6 +139,8 @@ class StanceObservation(SQLModel, table=True):
         # of the same stories (clusters) before it.
         Index("ix_stances_pair_time", "party_id", "demand_id", "published_at"),
         Index("ix_stances_cluster", "cluster_id"),
+        # ... and of the same quotes: without it, a scan of the pair's whole history
+        Index("ix_stances_statement", "statement_id"),
         Index("ix_stances_published_at", "published_at"),  # the digest's timeline window
     )
     id: int | None = Field(default=None, primary_key=True)

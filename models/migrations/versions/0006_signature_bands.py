@@ -1,5 +1,7 @@
 """signature_bands: the LSH band keys of each stored signature, so dedupe reads only the
-documents sharing a band with new ones; signatures.band_format
+documents sharing a band with new ones; signatures.band_format; an index on
+stances.statement_id (a replay from a checkpoint reads the earlier observations of the same
+quotes)
 
 Existing signatures are filed lazily: rows with `band_format` NULL (all of them after this
 upgrade) get their band keys at the next run's first dedupe (`pipeline.cluster.load_index`),
@@ -37,9 +39,11 @@ def upgrade() -> None:
     with op.batch_alter_table("signatures") as batch:
         batch.add_column(sa.Column("band_format", sa.Integer(), nullable=True))
         batch.create_index("ix_signatures_band_format", ["band_format"], unique=False)
+    op.create_index("ix_stances_statement", "stances", ["statement_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_stances_statement", table_name="stances")
     with op.batch_alter_table("signatures") as batch:
         batch.drop_index("ix_signatures_band_format")
         batch.drop_column("band_format")
