@@ -5,7 +5,7 @@ connections, 16 keep-alives), unwanted bodies (304s) closed unread, feeds in lis
 `after` is the code as it is. Both run the two passes of `bench_feeds.py` (same server,
 same feeds), alternated, so the machine's load falls on both alike.
 
-Run: python bench/ab_feeds_keepalive.py [--feeds N] [--rounds R]
+Run: python bench/ab_feeds_keepalive.py [--feeds N] [--rounds R] [--per-host K]
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--per-host", type=int, default=2, help="feeds a host name serves")
     args = parser.parse_args()
     ctx = multiprocessing.get_context("spawn")
     port_q, stop, connections = ctx.Queue(), ctx.Event(), ctx.Value("i", 0)
@@ -81,7 +82,9 @@ def main() -> None:
             for name in ("before", "after"):
                 with before() if name == "before" else contextlib.nullcontext():
                     start = connections.value
-                    t = asyncio.run(bench_feeds.two_passes(port, args.feeds, connections))
+                    t = asyncio.run(
+                        bench_feeds.two_passes(port, args.feeds, connections, args.per_host)
+                    )
                     t["first_connections"] -= start
                 rows.append((round_, name, t))
     finally:

@@ -157,10 +157,10 @@ def baseline(port: int, count: int) -> tuple[float, float, int]:
     return time.perf_counter() - started, time.process_time() - cpu, entries
 
 
-async def two_passes(port: int, count: int, connections: Any) -> dict[str, Any]:
+async def two_passes(port: int, count: int, connections: Any, per_host: int = 2) -> dict[str, Any]:
     """Return the seconds, CPU seconds and connections opened of two passes, the entries
-    read and how many feeds the second pass found unchanged."""
-    hosts = max(count // 2, 1)
+    read and how many feeds the second pass found unchanged (`per_host` feeds a host)."""
+    hosts = max(count // per_host, 1)
     feeds = [
         FeedConfig(url=f"http://feeds{i % hosts}.bench.test:{port}/feed/{i}.xml")
         for i in range(count)
