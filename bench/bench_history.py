@@ -3,7 +3,8 @@
 Run: `python bench/bench_history.py [--smoke] [--sizes 10000,100000]`. The history is written
 through the storage layer, not the pipeline (analysing 100,000 documents would take an hour
 here): each stored document copies the analysis rows (document fields and stances) of one of
-`POOL` really analysed documents under its own id, URL, date and cluster, with a random MinHash
+`POOL` really analysed documents under its own id, URL, date, cluster and statement day
+(statement ids carry the day the words were said), with a random MinHash
 signature (no stored text is a near copy of a new one, as for unrelated news). Documents are
 spread at a constant `PER_DAY`, so a bigger history is a longer one, as an archive grows.
 
@@ -81,21 +82,21 @@ def pool_rows(size: int) -> Pool:
     return out
 
 
-def _signature(rng: random.Random) -> bytes:
+def _signature(rng: random.Random) -> Any:
     import numpy as np
 
-    from shiftwatch.analysis.dedupe.clustering import NUM_PERM, Signature, signature_to_bytes
+    from shiftwatch.analysis.dedupe.clustering import NUM_PERM, Signature
 
     values = np.array([rng.getrandbits(32) for _ in range(NUM_PERM)], dtype=np.uint32)
-    return signature_to_bytes(Signature(hashvalues=values, shingles=300))
+    return Signature(hashvalues=values, shingles=300)
 
 
 def build_history(url: str, size: int, pool: Pool) -> float:
     """Store `size` documents with their stances and signatures; return seconds."""
-    from shiftwatch.models import documents as document_store
     from shiftwatch.models import rows as row_store
     from shiftwatch.models import tables as t
     from shiftwatch.models.db import open_database, session_scope
+    from shiftwatch.pipeline.cluster import save_signatures
 
     rng = random.Random(size)
     engine = open_database(url)
@@ -122,16 +123,30 @@ def build_history(url: str, size: int, pool: Pool) -> float:
                 }
             )
             stances += [
-                {**s, "document_id": ident, "published_at": at, "cluster_id": ident}
+                {
+                    **s,
+                    "document_id": ident,
+                    "published_at": at,
+                    "cluster_id": ident,
+                    "statement_id": _on_day(s["statement_id"], at),
+                }
                 for s in pool.stances[i % len(pool.stances)]
             ]
             signatures[ident] = _signature(rng)
         with session_scope(engine) as session:
             row_store.insert_ignore(session, t.Document, docs)
             row_store.insert_ignore(session, t.StanceObservation, stances)
-            document_store.save_signatures(session, signatures)
+            save_signatures(session, signatures)
     engine.dispose()
     return time.perf_counter() - started
+
+
+def _on_day(statement_id: str | None, at: datetime) -> str | None:
+    """Return a pool statement's id as said on `at`'s day: ids carry their day
+    (`statements.statement_key`), so one quote is not restated across the whole history."""
+    if statement_id is None:
+        return None
+    return f"{statement_id.rsplit('@', 1)[0]}@{at:%Y%m%d}"
 
 
 def new_items(size: int, seed: int) -> list[Any]:

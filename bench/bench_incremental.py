@@ -126,7 +126,7 @@ def history_rows(
     doc: SynthDoc, body: bytes, template: Template
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], bytes]:
     """Return a history document's row, its mentions, stances and signature."""
-    from shiftwatch.analysis.dedupe.clustering import content_hash, signature_of, signature_to_bytes
+    from shiftwatch.analysis.dedupe.clustering import content_hash, signature_of
     from shiftwatch.analysis.text.documents import document_id, raw_hash
     from shiftwatch.analysis.text.urls import canonicalize_url
 
@@ -152,7 +152,7 @@ def history_rows(
         {**s, "document_id": ident, "published_at": doc.published, "cluster_id": ident}
         for s in template.stances
     ]
-    return row, mentions, stances, signature_to_bytes(signature_of(doc.text))
+    return row, mentions, stances, signature_of(doc.text)
 
 
 def grow(
@@ -193,17 +193,17 @@ def _grow_batch(
 
 def insert_history(engine: Any, rows: list[tuple[Any, ...]]) -> float:
     """Bulk-insert history rows in one transaction; return seconds."""
-    from shiftwatch.models import documents as document_store
     from shiftwatch.models import rows as row_store
     from shiftwatch.models import tables as t
     from shiftwatch.models.db import session_scope
+    from shiftwatch.pipeline.cluster import save_signatures
 
     started = time.perf_counter()
     with session_scope(engine) as session:
         row_store.insert_ignore(session, t.Document, [c[0] for c in rows])
         row_store.insert_ignore(session, t.Mention, [m for c in rows for m in c[1]])
         row_store.insert_ignore(session, t.StanceObservation, [s for c in rows for s in c[2]])
-        document_store.save_signatures(session, {c[0]["id"]: c[3] for c in rows})
+        save_signatures(session, {c[0]["id"]: c[3] for c in rows})
     return time.perf_counter() - started
 
 

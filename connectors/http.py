@@ -64,6 +64,11 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 # not a big feed: ordinary XML compresses 5-20x.
 BOMB_RATIO = 200
 MAX_RETRY_AFTER_S = 24 * 3600.0
+KEEPALIVE_S = 5.0  # an idle connection is kept this long for its host's next request
+# An answer without a body we keep (304, a redirect, an error page) is read to its end when
+# it declares at most this many bytes: httpcore closes a connection whose response was
+# closed unread, and the host's next request would pay a new TCP (and TLS) set-up.
+DRAIN_MAX_BYTES = 64 * 1024
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 _T = TypeVar("_T")
@@ -310,25 +315,69 @@ def guarded_transport(policy: FetchPolicy, resolve: Resolver) -> httpx.AsyncHTTP
     """Return an httpx transport whose connections go through GuardedBackend, TLS verified."""
     ctx = ssl.create_default_context(cafile=policy.ca_bundle) if policy.ca_bundle else None
     ctx = ctx or httpx.create_ssl_context(verify=True, trust_env=False)
-    # httpcore scans every pooled connection for every request (O(pool x queue)): a pool
-    # no larger than our own concurrency bound, with few idle keep-alives, keeps that cheap
-    # when a run touches hundreds of hosts once each.
-    limits = httpx.Limits(
-        max_connections=policy.max_concurrency,
-        max_keepalive_connections=min(policy.max_concurrency, 16),
-        keepalive_expiry=5.0,
-    )
-    transport = httpx.AsyncHTTPTransport(verify=ctx, trust_env=False, limits=limits)
+    transport = httpx.AsyncHTTPTransport(verify=ctx, trust_env=False)
     if not hasattr(transport, "_pool"):  # httpx is pinned <0.29; fail loudly if that changes
         raise ConfigError("httpx changed: AsyncHTTPTransport has no _pool to guard")
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ctx,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(policy, resolve),
-    )
+    transport._pool = HostPools(policy, ctx, GuardedBackend(policy, resolve))
     return transport
+
+
+class HostPools:
+    """One small httpcore pool per origin, kept alive: a host's next request reuses its
+    connection (no new TCP and TLS set-up), and no request scans other hosts' connections.
+
+    One shared httpcore pool cannot do both: it checks every pooled connection on every
+    request (a syscall for each idle one), and httpcore 1.0 closes an idle connection
+    whenever the pool holds more than `max_keepalive_connections` in all, busy ones
+    counted, so a busy run kept none. Here each origin's pool holds `per_host_concurrency`
+    connections; at most `max_pools` pools stay open, the least recently asked idle ones
+    closed first (sockets stay bounded however many hosts a run reads).
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, ssl_context: ssl.SSLContext, backend: GuardedBackend
+    ) -> None:
+        self._policy, self._ssl_context, self._backend = policy, ssl_context, backend
+        self.max_pools = 2 * policy.max_concurrency
+        self._pools: dict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool] = {}
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send `request` through its origin's pool (made on first use; now the most recent)."""
+        url = request.url
+        key = (url.scheme, url.host, url.port)
+        pool = self._pools.pop(key, None) or httpcore.AsyncConnectionPool(
+            ssl_context=self._ssl_context,
+            max_connections=self._policy.per_host_concurrency,
+            keepalive_expiry=KEEPALIVE_S,
+            network_backend=self._backend,
+        )
+        self._pools[key] = pool
+        if len(self._pools) > self.max_pools:
+            await self._close_idle_pools(keep=key)
+        return await pool.handle_async_request(request)
+
+    async def _close_idle_pools(self, keep: tuple[bytes, bytes, int | None]) -> None:
+        """Close the least recently asked pools with no request in flight, past `max_pools`."""
+        excess = len(self._pools) - self.max_pools
+        idle = [
+            k
+            for k, p in self._pools.items()
+            if k != keep and all(c.is_idle() for c in p.connections)
+        ]
+        for key in idle[:excess]:
+            await self._pools.pop(key).aclose()
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+    async def __aenter__(self) -> HostPools:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 class FairSlots:
@@ -788,6 +837,8 @@ class Fetcher:
             body = b""
             if 200 <= response.status_code < 300 and response.status_code != 204:
                 body = await self._read_body(response, max_bytes, source=source)
+            else:
+                await _drain(response)
         finally:
             await response.aclose()
         return response, body
@@ -901,6 +952,17 @@ class _Deadline:
     def remaining(self) -> float:
         """Return the seconds left (a hair above zero once spent, so the next hop times out)."""
         return max(self.seconds - self.spent, 0.001)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a small unwanted body to its end, so the connection stays alive for the host's
+    next request (`DRAIN_MAX_BYTES`); a bigger or undeclared one is left: the connection
+    closes."""
+    declared = response.headers.get("content-length", "")
+    bodiless = response.status_code in (204, 304)
+    if bodiless or (declared.isdigit() and int(declared) <= DRAIN_MAX_BYTES):
+        async for _ in _raw_chunks(response):
+            pass
 
 
 def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

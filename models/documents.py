@@ -6,7 +6,7 @@ Records in, records out: `r.Document`, `r.Mention`, `r.Rejected` in; `r.Document
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from shiftwatch import records as r
 from shiftwatch.models import tables as t
-from shiftwatch.models.rows import flat_row, insert_ignore, rows_in
+from shiftwatch.models.rows import CHUNK, flat_row, insert_ignore, rows_in
 from shiftwatch.models.tables import utcnow
 
 
@@ -59,7 +59,7 @@ def replace_documents(session: Session, ids: Sequence[str]) -> None:
     """Delete documents (and what hangs off them) whose content changed, before re-inserting."""
     if not ids:
         return
-    for model in (t.StanceObservation, t.Mention, t.Signature):
+    for model in (t.StanceObservation, t.Mention, t.SignatureBand, t.Signature):
         session.execute(delete(model).where(model.document_id.in_(ids)))
     session.execute(delete(t.Document).where(t.Document.id.in_(ids)))
 
@@ -82,23 +82,64 @@ def _mention_row(mention: r.Mention) -> dict:
     return row
 
 
-def save_signatures(session: Session, signatures: Mapping[str, bytes]) -> int:
-    """Insert MinHash signatures by document id."""
-    rows = [{"document_id": k, "minhash": v} for k, v in signatures.items()]
-    return insert_ignore(session, t.Signature, rows)
+def save_signatures(
+    session: Session, signatures: Sequence[r.StoredSignature], band_format: int
+) -> int:
+    """Insert MinHash signatures and the band keys each is filed under; return how many were new."""
+    rows = [
+        {"document_id": s.document_id, "minhash": s.minhash, "band_format": band_format}
+        for s in signatures
+    ]
+    added = insert_ignore(session, t.Signature, rows)
+    insert_ignore(session, t.SignatureBand, _band_rows(signatures))
+    return added
 
 
-def load_signatures(session: Session) -> list[r.StoredSignature]:
-    """Return every stored signature (the dedupe index is rebuilt from these, not from text)."""
+def replace_signatures(
+    session: Session, signatures: Sequence[r.StoredSignature], band_format: int
+) -> None:
+    """Overwrite stored signatures and their band keys (made with other parameters, or
+    stored before band keys were)."""
+    ids = [s.document_id for s in signatures]
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        session.execute(delete(t.SignatureBand).where(t.SignatureBand.document_id.in_(chunk)))
+    for s in signatures:
+        session.execute(
+            update(t.Signature)
+            .where(t.Signature.document_id == s.document_id)
+            .values(minhash=s.minhash, band_format=band_format)
+        )
+    insert_ignore(session, t.SignatureBand, _band_rows(signatures))
+
+
+def _band_rows(signatures: Sequence[r.StoredSignature]) -> Iterator[dict[str, Any]]:
+    """Yield the `signature_bands` rows of `signatures` (a key repeated in one is stored once)."""
+    for s in signatures:
+        for key in set(s.band_keys):
+            yield {"key": key, "document_id": s.document_id}
+
+
+def load_signatures(session: Session, ids: Iterable[str]) -> list[r.StoredSignature]:
+    """Return the stored signatures (bytes) of `ids`."""
     statement = select(t.Signature.document_id, t.Signature.minhash)
-    return [r.StoredSignature(row[0], row[1]) for row in session.execute(statement)]
+    return [
+        r.StoredSignature(row[0], row[1])
+        for row in rows_in(session, statement, t.Signature.document_id, ids)
+    ]
 
 
-def replace_signature(session: Session, document_id: str, blob: bytes) -> None:
-    """Overwrite a stored signature made with other parameters."""
-    session.execute(
-        update(t.Signature).where(t.Signature.document_id == document_id).values(minhash=blob)
-    )
+def sharing_band_keys(session: Session, keys: Iterable[int]) -> set[str]:
+    """Return the documents whose signatures are filed under any of `keys`."""
+    statement = select(t.SignatureBand.document_id).distinct()
+    return {row[0] for row in rows_in(session, statement, t.SignatureBand.key, keys)}
+
+
+def unfiled_signatures(session: Session, band_format: int) -> list[str]:
+    """Return the documents whose band keys are missing or older than `band_format`."""
+    column = t.Signature.band_format
+    statement = select(t.Signature.document_id).where(column.is_(None) | (column < band_format))
+    return [row[0] for row in session.execute(statement)]
 
 
 def save_rejections(session: Session, rejected: Sequence[r.Rejected], run_id: str | None) -> int:

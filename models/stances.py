@@ -201,7 +201,11 @@ def load_stances_before(
     documents: Iterable[str],
 ) -> list[r.StanceObservation]:
     """Return the pair's observations dated before `at` that belong to the given statements,
-    story clusters or documents (those of units that began before a checkpoint)."""
+    story clusters or documents (those of units that began before a checkpoint).
+
+    Read by those ids alone, then kept by pair and date here: with the pair and date in the
+    query, SQLite and PostgreSQL walk the pair's whole history before `at` (index
+    `ix_stances_pair_time`) instead of the few rows of those stories."""
     s = t.StanceObservation
     out: list[r.StanceObservation] = []
     for column, values in (
@@ -209,8 +213,9 @@ def load_stances_before(
         (s.cluster_id, clusters),
         (s.document_id, documents),
     ):
-        statement = select(*_STANCE_COLUMNS).where(*_pair(pair), s.published_at < at)
-        out.extend(to_observation(row) for row in rows_in(session, statement, column, values))  # type: ignore[arg-type]
+        for row in rows_in(session, select(*_STANCE_COLUMNS), column, values):
+            if (row.party_id, row.demand_id) == pair and row.published_at and row.published_at < at:
+                out.append(to_observation(row))  # type: ignore[arg-type]
     return out
 
 

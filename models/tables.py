@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shiftwatch.models.types import UTCDateTime
@@ -91,6 +91,19 @@ class Signature(SQLModel, table=True):
     __tablename__ = "signatures"
     document_id: str = Field(primary_key=True, foreign_key="documents.id")
     minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The layout its `signature_bands` rows were made with (`clustering.INDEX_FORMAT`); None:
+    # stored before they existed (migration 0006), filed at the next run's first dedupe.
+    band_format: int | None = Field(default=None, index=True)
+
+
+class SignatureBand(SQLModel, table=True):
+    """One LSH band key a signature is filed under: dedupe reads the stored documents that share
+    a key with a new one, not every signature (a cache of `signatures`, rebuilt from it)."""
+
+    __tablename__ = "signature_bands"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key index is the table: half the bytes
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    document_id: str = Field(primary_key=True, foreign_key="documents.id")
 
 
 class Mention(SQLModel, table=True):
@@ -126,6 +139,8 @@ class StanceObservation(SQLModel, table=True):
         # of the same stories (clusters) before it.
         Index("ix_stances_pair_time", "party_id", "demand_id", "published_at"),
         Index("ix_stances_cluster", "cluster_id"),
+        # ... and of the same quotes: without it, a scan of the pair's whole history
+        Index("ix_stances_statement", "statement_id"),
         Index("ix_stances_published_at", "published_at"),  # the digest's timeline window
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -359,10 +359,12 @@ class FeedHealth:
 
 
 class StoredSignature(NamedTuple):
-    """A stored document's MinHash signature (bytes), as the dedupe index is rebuilt from."""
+    """A document's MinHash signature (bytes) and, to store it, the LSH band keys it is filed
+    under (`clustering.index_keys`; empty as loaded back)."""
 
     document_id: str
     minhash: bytes
+    band_keys: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

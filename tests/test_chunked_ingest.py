@@ -13,8 +13,15 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
+from shiftwatch.analysis.dedupe.clustering import (
+    PREFILTER_JACCARD,
+    DuplicateIndex,
+    Signature,
+    signature_from_bytes,
+)
 from shiftwatch.connectors.files import iter_folder, read_folder
 from shiftwatch.models.db import open_database
+from shiftwatch.pipeline.cluster import load_index
 from shiftwatch.pipeline.ingest import ingest_items
 from shiftwatch.pipeline.workers import AnalysisPool
 from shiftwatch.records import RawItem
@@ -138,6 +145,35 @@ def _core_stances(path: Path) -> set[tuple[object, ...]]:
 @pytest.mark.parametrize("chunk_items", [1, 7, 40])
 def test_a_run_in_chunks_clusters_what_one_batch_clusters(ingested, chunk_items):
     assert ingested(chunk_items).after_first == ingested(BATCH).after_first
+
+
+def test_the_stored_index_finds_what_an_index_of_every_signature_finds(ingested, tmp_path):
+    """Dedupe reads only the documents sharing a band key with a text (`signature_bands`):
+    the candidates are those an index of every stored signature gives, also in a database
+    from before that table (no band keys; one signature made with other parameters)."""
+    path = tmp_path / "sw.db"
+    with sqlite3.connect(ingested(BATCH).path) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+        rows = copy.execute("select document_id, minhash from signatures").fetchall()
+        copy.execute("delete from signature_bands")
+        copy.execute("update signatures set band_format = null")
+        copy.execute("update signatures set minhash = ? where document_id = ?", (b"x", rows[0][0]))
+    everything = DuplicateIndex.from_rows(rows)
+    engine = open_database(f"sqlite:///{path}")
+    stored = load_index(engine)
+    assert len(stored) == 0  # nothing read up front
+    for _, blob in rows:
+        signature = signature_from_bytes(blob)
+        assert _found(stored, signature) == _found(everything, signature)
+    with sqlite3.connect(path) as db:
+        filed = db.execute("select document_id, minhash from signatures where band_format > 0")
+        assert sorted(filed) == sorted(rows)  # filed, and the odd one recomputed from its text
+    engine.dispose()
+
+
+def _found(index: DuplicateIndex, signature: Signature) -> list[tuple[str, float, float]]:
+    found = index.candidates(signature, min_jaccard=PREFILTER_JACCARD)
+    return sorted((c.document_id, c.jaccard, c.score) for c in found)
 
 
 def test_a_folder_read_in_chunks_is_the_folder(tmp_path) -> None:

@@ -102,10 +102,16 @@ class World:
         return env
 
 
+def _surrogate(table: Any) -> list[str]:
+    """Return the table's generated integer keys (not `signature_bands.key`, a band key)."""
+    pk = table.primary_key.columns
+    return [c.name for c in pk if isinstance(c.type, Integer) and c.autoincrement is not False]
+
+
 def _alert_columns() -> dict[str, int]:
     """Return where each column of the alerts table sits in `dump`'s rows."""
     table = SQLModel.metadata.tables["alerts"]
-    auto = [c.name for c in table.primary_key.columns if isinstance(c.type, Integer)]
+    auto = _surrogate(table)
     names = [c.name for c in table.columns if c.name not in VOLATILE and c.name not in auto]
     return {name: i for i, name in enumerate(names)}
 
@@ -119,7 +125,7 @@ def dump(url: str) -> dict[str, Counter[tuple[str, ...]]]:
         for name, table in SQLModel.metadata.tables.items():
             if name in COMPARED_OUT:
                 continue
-            auto = [c.name for c in table.primary_key.columns if isinstance(c.type, Integer)]
+            auto = _surrogate(table)
             columns = [c for c in table.columns if c.name not in VOLATILE and c.name not in auto]
             if name != "alerts":
                 columns = [c for c in columns if c.name != "status"]

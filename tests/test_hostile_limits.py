@@ -140,6 +140,8 @@ def test_failing_feeds_queue_behind_healthy_ones() -> None:
         feeds[3].id: new_state(feeds[3]),
     }
     assert fair_order(feeds, states) == [feeds[1], feeds[3], feeds[0], feeds[2]]
+    hosts = [FeedConfig(url=f"https://{h}.example/{n}.xml") for n, h in enumerate("abab")]
+    assert fair_order(hosts, {}) == [hosts[0], hosts[2], hosts[1], hosts[3]]  # host by host
 
 
 # --- a whole run over a hostile mix, in a child process ----------------------------------

@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -433,3 +434,52 @@ def test_404_and_410_are_permanent(httpserver: HTTPServer) -> None:
         with pytest.raises(PermanentSourceError) as info:
             run(fetch_with(loopback_fetcher(), httpserver.url_for(path)))
         assert info.value.status == status
+
+
+class _CountingServer(ThreadingHTTPServer):
+    """A keep-alive HTTP/1.1 server that counts the connections it accepted."""
+
+    daemon_threads = True
+    connections = 0
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        status, body = {"/new": (200, RSS), "/same": (304, b""), "/gone": (404, b"no")}[self.path]
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_hosts_requests_share_one_kept_alive_connection() -> None:
+    """A 304 and a small error page are read to their end, so the connection stays up."""
+    server = _CountingServer(("127.0.0.1", 0), _KeepAliveHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def poll() -> list[int]:
+        statuses = []
+        async with loopback_fetcher() as fetcher:
+            for path in ("/new", "/same", "/new", "/same"):
+                statuses.append((await fetcher.fetch(base + path)).status)
+            with pytest.raises(PermanentSourceError):
+                await fetcher.fetch(base + "/gone")
+            statuses.append((await fetcher.fetch(base + "/same")).status)
+        return statuses
+
+    try:
+        assert run(poll()) == [200, 304, 200, 304, 304]
+        assert server.connections == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -109,7 +109,7 @@ def fill(engine: Engine, tag: str, n: int) -> dict[str, dict[str, Any]]:
 
 # Tables that only speed things up: a downgrade past them drops them, and the next run
 # rebuilds them (a position checkpoint lost means one full replay of its pair).
-CACHES = {"position_checkpoints"}
+CACHES = {"position_checkpoints", "signature_bands"}
 
 
 def missing_rows(engine: Engine, written: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
@@ -158,6 +158,7 @@ ADDED_LATER = {
     ("shifts", "withdrawn_at"),
     ("shifts", "withdrawn_note"),
     ("alerts", "kind"),
+    ("signatures", "band_format"),  # None again: the next run files the band keys again
 }
 
 

@@ -20,6 +20,7 @@ from shiftwatch.records import (
     RejectReason,
     Stance,
     StanceObservation,
+    StoredSignature,
 )
 
 NOW = datetime(2022, 1, 10, 12, tzinfo=UTC)
@@ -140,14 +141,11 @@ def test_replacing_a_changed_document_drops_what_hung_off_it(engine):
                 )
             ],
         )
-        document_store.save_signatures(session, {"d1": b"\x00\x01"})
+        document_store.save_signatures(session, [StoredSignature("d1", b"\x00\x01", (7,))], 1)
     with session_scope(engine) as session:
         document_store.replace_documents(session, ["d1"])
-    assert (_count(engine, t.Document), _count(engine, t.Mention), _count(engine, t.Signature)) == (
-        0,
-        0,
-        0,
-    )
+    tables = (t.Document, t.Mention, t.Signature, t.SignatureBand)
+    assert [_count(engine, table) for table in tables] == [0, 0, 0, 0]
 
 
 def test_rejections_are_recorded_once(engine):
@@ -166,15 +164,24 @@ def test_rejections_are_recorded_once(engine):
     assert _count(engine, t.Rejection) == 1
 
 
-def test_signatures_round_trip(engine):
+def test_signatures_round_trip_and_are_found_by_band_key(engine):
+    stored = [StoredSignature("d1", b"abc", (1, 2**32 - 1)), StoredSignature("d2", b"\x00", (2,))]
     with session_scope(engine) as session:
-        document_store.save_documents(session, [_doc(1), _doc(2)], None)
-        document_store.save_signatures(session, {"d1": b"abc", "d2": b"\x00\xff"})
+        document_store.save_documents(session, [_doc(1), _doc(2), _doc(3)], None)
+        document_store.save_signatures(session, stored, 301)
+        document_store.save_signatures(session, [StoredSignature("d3", b"old")], 201)
     with session_scope(engine) as session:
-        assert sorted(document_store.load_signatures(session)) == [
-            ("d1", b"abc"),
-            ("d2", b"\x00\xff"),
-        ]
+        loaded = document_store.load_signatures(session, ["d1", "d2", "x"])
+        assert sorted(loaded) == [StoredSignature("d1", b"abc"), StoredSignature("d2", b"\x00")]
+        assert document_store.sharing_band_keys(session, [2**32 - 1, 2]) == {"d1", "d2"}
+        assert document_store.sharing_band_keys(session, [3]) == set()
+        assert document_store.unfiled_signatures(session, 301) == ["d3"]
+        document_store.replace_signatures(session, [StoredSignature("d1", b"new", (5,))], 301)
+        document_store.replace_signatures(session, [StoredSignature("d3", b"now", (5,))], 301)
+    with session_scope(engine) as session:
+        assert document_store.sharing_band_keys(session, [1, 5]) == {"d1", "d3"}
+        assert document_store.load_signatures(session, ["d1"]) == [StoredSignature("d1", b"new")]
+        assert document_store.unfiled_signatures(session, 301) == []
 
 
 def test_runs_are_recorded(engine):

@@ -127,6 +127,9 @@ _LEAD_SALT = np.uint32(0x5BD1E995)  # keeps lead band keys apart from body band 
 
 _FORMAT_VERSION = 3  # 2: chrome stripped before shingling; opening MinHash stored; 3: timestamp
 # lines are chrome and a dateline starts a paragraph (stored signatures are recomputed once)
+# Band keys stored with each signature (`index_keys`): bump the last digit when the bands, rows
+# or salts change; a signature format change bumps it through `_FORMAT_VERSION`.
+INDEX_FORMAT = 100 * _FORMAT_VERSION + 1
 _HEADER = struct.Struct("<4sBBHII")  # magic, version, shingle words, num_perm, seed, shingles
 _MAGIC = b"SWMH"
 _MAX32 = np.uint32(0xFFFFFFFF)
@@ -494,7 +497,7 @@ class DuplicateIndex:
             np.array([signature.shingles]),
             lead[None, :],
         )
-        for key in self._keys_of(signature.hashvalues, lead).tolist():
+        for key in _keys_of(signature.hashvalues, lead, self.bands, self.rows).tolist():
             self._pending.setdefault(key, []).append(row)
         self._pending_docs += 1
         if self._pending_docs >= self.merge_every:
@@ -511,7 +514,7 @@ class DuplicateIndex:
         if signature.empty or not self._ids:
             return []
         lead = _lead_of(signature)
-        rows = self._lookup(self._keys_of(signature.hashvalues, lead))
+        rows = self._lookup(_keys_of(signature.hashvalues, lead, self.bands, self.rows))
         low16 = (signature.hashvalues & 0xFFFF).astype(np.uint16)
         jaccard = np.count_nonzero(self._low16[rows] == low16, axis=1) / NUM_PERM
         lead_jaccard = np.zeros(len(rows))
@@ -598,13 +601,6 @@ class DuplicateIndex:
             np.concatenate([rows, lead_rows]),
         )
 
-    def _keys_of(self, values: np.ndarray, lead: np.ndarray) -> np.ndarray:
-        """Return one document's band keys: its body's, then its opening's (if it has one)."""
-        keys = band_keys(values, self.bands, self.rows)
-        if not np.any(lead != _MAX32):
-            return keys
-        return np.concatenate([keys, band_keys(lead, LEAD_BANDS, LEAD_ROWS) ^ _LEAD_SALT])
-
     def _insert_sorted(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Insert (key, row) pairs into the sorted key array."""
         order = np.argsort(keys, kind="stable")
@@ -615,6 +611,22 @@ class DuplicateIndex:
         at = np.searchsorted(self._keys, keys, side="right")
         self._keys = np.insert(self._keys, at, keys)
         self._key_rows = np.insert(self._key_rows, at, rows)
+
+
+def index_keys(signature: Signature, bands: int = BANDS, rows: int = ROWS) -> np.ndarray:
+    """Return the band keys `DuplicateIndex` files `signature` under (none for an empty text):
+    a stored document can be a candidate for a text only if they share one."""
+    if signature.empty:
+        return np.empty(0, dtype=np.uint32)
+    return _keys_of(signature.hashvalues, _lead_of(signature), bands, rows)
+
+
+def _keys_of(values: np.ndarray, lead: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Return one document's band keys: its body's, then its opening's (if it has one)."""
+    keys = band_keys(values, bands, rows)
+    if not np.any(lead != _MAX32):
+        return keys
+    return np.concatenate([keys, band_keys(lead, LEAD_BANDS, LEAD_ROWS) ^ _LEAD_SALT])
 
 
 def _lead_of(signature: Signature) -> np.ndarray:

@@ -3,22 +3,24 @@
 Replaying a (party, demand) timeline is a fold over its units in time order (`replay.py`).
 After a unit that sets the first position, restates the current one or settles a change, the
 fold's state is that unit alone: its stance is the position, it is the last unit, and no
-challenger is pending. The latest such *dated* unit is the pair's checkpoint. Replaying the
+challenger is pending. The latest such *dated* unit at least `CHECKPOINT_LAG` before the
+pair's latest unit is the pair's checkpoint (any such unit would do). Replaying the
 checkpoint's unit followed by every unit after it gives the same changes after it, and the
 same position once the position that stood at the checkpoint (its `since`, observation count
 and confidence) is carried over, as replaying the whole history: a run that adds a few
 documents reads the units since the checkpoint, not every observation ever recorded.
 
 A checkpoint holds only while nothing before it changes: new evidence dated before it, a new
-observation joining one of its earlier units (a late copy of an old story), or stored history
-changed since it was taken all call for the full replay (`pipeline/positions.py` checks).
+observation joining one of its earlier units in a way the replay reads (a late copy of an old
+story that makes the unit weigh more: `rejoined`), or stored history changed since it was
+taken all call for the full replay (`pipeline/positions.py` checks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shiftwatch.analysis.positions.replay import (
     Change,
@@ -31,6 +33,12 @@ from shiftwatch.analysis.positions.replay import (
 from shiftwatch.records import Position, Stance
 
 _UNDATED = datetime.max.replace(tzinfo=UTC)
+# A checkpoint is taken at least this long before the pair's latest unit. New evidence is
+# mostly about the last days (a quote restated by another outlet, a late copy of a story,
+# "said on Tuesday"), and evidence joining a unit before the checkpoint, or dated before
+# it, costs a full replay; a checkpoint a week back stays valid for it, and a replay from
+# there reads a week of units, not the history.
+CHECKPOINT_LAG = timedelta(days=7)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -119,11 +127,20 @@ def _resumed_position(
 
 
 def checkpoint_of(timeline: Timeline, base: Checkpoint | None = None) -> Checkpoint | None:
-    """Return the latest checkpoint of `timeline` (a whole one, or one resumed from `base`,
-    whose first unit is then `base`'s), or `base` when no later unit settles the replay."""
+    """Return the latest checkpoint of `timeline` at least `CHECKPOINT_LAG` before its latest
+    unit (a whole timeline, or one resumed from `base`, whose first unit is then `base`'s),
+    or `base` when no later unit settles the replay."""
     units = list(timeline.units)
     marks = settles(units)
-    found = [i for i, unit in enumerate(units) if marks[i] and unit.at is not None]
+    dated = [unit.at for unit in units if unit.at is not None]
+    if not dated:
+        return base
+    latest = max(dated)
+    found = [
+        i
+        for i, unit in enumerate(units)
+        if marks[i] and unit.at is not None and unit.at <= latest - CHECKPOINT_LAG
+    ]
     if not found or (base is not None and found[-1] == 0):
         return base
     i = found[-1]
@@ -164,6 +181,36 @@ def checkpoint_of(timeline: Timeline, base: Checkpoint | None = None) -> Checkpo
         possible_change=possible[0],
         possible_since=possible[1],
     )
+
+
+def rejoined(base: Checkpoint, before: Sequence[Unit], after: Sequence[Unit]) -> int | None:
+    """Return how many observations the position at `base` gains from new evidence joining
+    units that began before the checkpoint (a quote restated, a late copy of an old story),
+    or None when the replay from `base` no longer holds.
+
+    `before` and `after` are those units without and with the new evidence. It holds when
+    the new evidence changes nothing the replay reads in them (date, weight, strength, first
+    article: the same changes, in the same order); it then only adds observations, which
+    count when the unit backs the position at the checkpoint (its stance, after `since`). A
+    unit dated at `since` itself may be the position's anchor or not: None.
+    """
+    old = {(u.key, u.stance): u for u in before}
+    added = 0
+    for unit in after:
+        was = old.get((unit.key, unit.stance))
+        if was is None or (was.at, was.weight, was.strong, was.published) != (
+            unit.at,
+            unit.weight,
+            unit.strong,
+            unit.published,
+        ):
+            return None
+        more = len(unit.observations) - len(was.observations)
+        if more and unit.stance == base.stance:
+            if base.since is None or unit.at is None or unit.at == base.since:
+                return None
+            added += more if unit.at > base.since else 0
+    return added
 
 
 def _trigger(change: Change) -> Unit:

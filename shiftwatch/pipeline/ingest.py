@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shiftwatch.analysis.analyzer import Analysis, Analyzer, Built
-from shiftwatch.analysis.dedupe.clustering import DuplicateIndex
 from shiftwatch.analysis.language.translation import MT_THRESHOLD
 from shiftwatch.analysis.text.documents import raw_hash
 from shiftwatch.models import documents as document_store
@@ -24,6 +23,7 @@ from shiftwatch.models.db import Engine, session_scope
 from shiftwatch.pipeline import progress
 from shiftwatch.pipeline.cluster import (
     ClusterResult,
+    StoredIndex,
     cluster_batch,
     load_index,
     record_clusters,
@@ -74,7 +74,7 @@ class _RunMemory:
 
     seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (content hash, url)
     stored_hashes: set[str] = field(default_factory=set)  # raw hashes this run stored
-    index: DuplicateIndex | None = None
+    index: StoredIndex | None = None
     # (source, document, counted as a copy) of what earlier chunks stored: a later chunk may
     # bring a better original for their cluster, as one batch would have known from the start.
     counted: list[tuple[str, str, bool]] = field(default_factory=list)

@@ -8,9 +8,15 @@ that must be announced are queued in that same transaction (the outbox).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from shiftwatch.analysis.positions.checkpoint import Checkpoint, checkpoint_of, resume, unit_order
+from shiftwatch.analysis.positions.checkpoint import (
+    Checkpoint,
+    checkpoint_of,
+    rejoined,
+    resume,
+    unit_order,
+)
 from shiftwatch.analysis.positions.replay import (
     MIN_CONFIDENCE,
     Timeline,
@@ -28,7 +34,7 @@ from shiftwatch.models import shifts as shift_store
 from shiftwatch.models import sources as source_store
 from shiftwatch.models import stances as stance_store
 from shiftwatch.models.db import Engine, Session, session_scope
-from shiftwatch.records import Shift, StanceObservation
+from shiftwatch.records import Shift, Stance, StanceObservation
 
 # Called inside the transaction with the shifts to announce (the outbox enqueues alerts).
 Announce = Callable[[Session, Sequence[Shift]], int]
@@ -174,7 +180,12 @@ def _tail(
     )
     begun = {(unit_key(o), o.stance) for o in earlier if o.confidence >= MIN_CONFIDENCE}
     if any((unit_key(o), o.stance) in begun for o in new):
-        return None  # a new observation joins a unit that began before the checkpoint
+        # New observations join units that began before the checkpoint: it still holds
+        # when they only add observations to those units (`checkpoint.rejoined`).
+        added = _rejoined(base, [*earlier, *counted], begun, fresh_docs, corrections)
+        if added is None:
+            return None
+        base = replace(base, observations=base.observations + added)
     units = [
         u
         for u in build_units(apply_corrections(observations, corrections))
@@ -188,6 +199,21 @@ def _tail(
     if not fresh <= {(u.key, u.stance) for u in after}:
         return None
     return observations, resume(base, [start, *after])
+
+
+def _rejoined(
+    base: Checkpoint,
+    stored: Sequence[StanceObservation],
+    begun: set[tuple[str, Stance]],
+    fresh_docs: set[str],
+    corrections: Mapping[str, Correction],
+) -> int | None:
+    """Return `checkpoint.rejoined` for the units in `begun`, built from the `stored`
+    observations without and with those of the new documents."""
+    joined = [o for o in stored if (unit_key(o), o.stance) in begun]
+    old = [o for o in joined if o.document_id not in fresh_docs]
+    before = build_units(apply_corrections(old, corrections))
+    return rejoined(base, before, build_units(apply_corrections(joined, corrections)))
 
 
 def _recover(session: Session, run_id: str, pairs: set[tuple[str, str]], fresh: set[str]) -> int:
