@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from shiftwatch.analysis.extract.lexicon import _WORD, PhraseSet, _words, fold_text
+from shiftwatch.analysis.extract.lexicon import _WORD, PhraseSet, fold_text
 
 TEXT = fold_text(
     "Ryabkov said NATO’s eastward expansion must stop. «Мы настаиваем на гарантиях», — заявил "
@@ -12,13 +12,15 @@ TEXT = fold_text(
 )
 
 
-def test_words_of_any_range_are_those_a_scan_of_the_range_finds() -> None:
+def test_words_a_range_is_scanned_at_are_those_a_plain_scan_of_it_finds() -> None:
+    phrases = PhraseSet([("insist*", "insist"), ("ready ... to discuss", "ready"), ("s*", "s")])
     rng = random.Random(0)
     for _ in range(500):
         start = rng.randrange(len(TEXT) + 1)
         stop = rng.randrange(start, len(TEXT) + 1)
-        expected = [(m.start(), m.group().lower()) for m in _WORD.finditer(TEXT, start, stop)]
-        assert list(_words(TEXT, start, stop)) == expected
+        words = [(m.start(), m.group().lower()) for m in _WORD.finditer(TEXT, start, stop)]
+        expected = [(at, form) for at, form in words if phrases._candidates(form)[1]]
+        assert list(phrases._starting_words(TEXT, start, stop)) == expected
 
 
 def test_cached_candidates_find_the_same_hits_on_a_second_scan() -> None:

@@ -192,10 +192,8 @@ class PhraseSet(Generic[T]):
 
     def _word_hits(self, folded: str, start: int, stop: int) -> Iterator[Hit[T]]:
         """Yield every phrase match that starts at a word of `folded[start:stop]`."""
-        for w_start, form in _words(folded, start, stop):
+        for w_start, form in self._starting_words(folded, start, stop):
             any_of, candidates = self._candidates(form)
-            if not candidates:
-                continue
             if any_of is not None and any_of.match(folded, w_start, stop) is None:
                 continue
             best: Hit[T] | None = None
@@ -236,6 +234,33 @@ class PhraseSet(Generic[T]):
             self._alternations[sources] = found
         return found
 
+    def _starting_words(self, folded: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
+        """Yield (start, lower-case form) of the words of `folded[start:stop]` that may start
+        a phrase here, as `_WORD.finditer(folded, start, stop)` finds them (a word cut by the
+        range is cut here too). The words inside are picked in one comprehension over the
+        text's word list (`_tokens`): a range costs a dictionary probe per word."""
+        if stop <= start:
+            return
+        starts, ends, forms = _tokens(folded)
+        first = bisect.bisect_right(ends, start)
+        last = bisect.bisect_left(starts, stop)  # words [first, last) begin before `stop`
+        if first >= last:
+            return
+        if starts[first] < start:  # cut at the start (and maybe at the end too)
+            form = folded[start : min(ends[first], stop)].lower()
+            if self._candidates(form)[1]:
+                yield start, form
+            first += 1
+        tail_cut = first < last and ends[last - 1] > stop
+        inner = last - 1 if tail_cut else last
+        memo, lookup = self._by_form, self._candidates
+        for i in [i for i in range(first, inner) if (memo.get(forms[i]) or lookup(forms[i]))[1]]:
+            yield starts[i], forms[i]
+        if tail_cut:
+            form = folded[starts[last - 1] : stop].lower()
+            if self._candidates(form)[1]:
+                yield starts[last - 1], form
+
     def __bool__(self) -> bool:
         return self._size > 0
 
@@ -253,20 +278,3 @@ def _tokens(folded: str) -> tuple[list[int], list[int], list[str]]:
         ends.append(word.end())
         forms.append(word.group().lower())
     return starts, ends, forms
-
-
-def _words(folded: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
-    """Yield (start, lower-case form) of the words of `folded[start:stop]`, exactly as
-    `_WORD.finditer(folded, start, stop)` finds them (a word cut by the range is cut here too)."""
-    if stop <= start:
-        return
-    starts, ends, forms = _tokens(folded)
-    for i in range(bisect.bisect_right(ends, start), len(starts)):
-        w_start, w_end = starts[i], ends[i]
-        if w_start >= stop:
-            return
-        if w_start < start or w_end > stop:
-            w_start = max(w_start, start)
-            yield w_start, folded[w_start : min(w_end, stop)].lower()
-        else:
-            yield w_start, forms[i]
