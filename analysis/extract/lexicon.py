@@ -35,6 +35,7 @@ _ANY_WORDS = r"(?:\W+\w+){0,3}?"
 _WORD = re.compile(r"\w+")
 FORM_CACHE = 50_000  # word forms remembered per phrase set (news repeats its vocabulary)
 ANY_OF_MIN = 3  # phrases starting at one word form from which one alternation tries them first
+ANY_OF_BLOCK = 8  # phrases per block behind an alternation of their own, when more start there
 
 T = TypeVar("T")
 
@@ -139,8 +140,10 @@ class Hit(Generic[T]):
     value: T
 
 
-# The phrases that may start at one word form: one alternation of them all (or None) and each.
-_Starts = tuple[re.Pattern[str] | None, tuple[tuple[re.Pattern[str], T], ...]]
+# The phrases that may start at one word form: one alternation of them all (or None), and the
+# phrases themselves in blocks, each with an alternation of its own (or None).
+_Block = tuple[re.Pattern[str] | None, tuple[tuple[re.Pattern[str], T], ...]]
+_Starts = tuple[re.Pattern[str] | None, tuple[_Block[T], ...]]
 
 
 class PhraseSet(Generic[T]):
@@ -193,22 +196,26 @@ class PhraseSet(Generic[T]):
     def _word_hits(self, folded: str, start: int, stop: int) -> Iterator[Hit[T]]:
         """Yield every phrase match that starts at a word of `folded[start:stop]`."""
         for w_start, form in self._starting_words(folded, start, stop):
-            any_of, candidates = self._candidates(form)
+            any_of, blocks = self._candidates(form)
             if any_of is not None and any_of.match(folded, w_start, stop) is None:
                 continue
             best: Hit[T] | None = None
-            for pattern, value in candidates:
-                match = pattern.match(folded, w_start, stop)
-                if match and (best is None or match.end() > best.end):
-                    best = Hit(match.start(), match.end(), value)
+            for block_any, block in blocks:
+                if block_any is not None and block_any.match(folded, w_start, stop) is None:
+                    continue
+                for pattern, value in block:
+                    match = pattern.match(folded, w_start, stop)
+                    if match and (best is None or match.end() > best.end):
+                        best = Hit(match.start(), match.end(), value)
             if best is not None:
                 yield best
 
     def _candidates(self, form: str) -> _Starts[T]:
         """Return the patterns of the phrases that may start at a word `form` (lower case),
-        looked up once per form (most forms start none), and, when they are many, one
-        alternation of them all (`union_pattern`): it fails where each of them fails, in one
-        attempt ("the" starts 69 role phrases and almost never one of them)."""
+        looked up once per form (most forms start none). When they are many, one alternation
+        of them all (`union_pattern`) comes first: it fails where each of them fails, in one
+        attempt ("the" starts 69 role phrases and almost never one of them); and where it
+        matches, the phrases are tried in blocks of `ANY_OF_BLOCK`, each behind its own."""
         found = self._by_form.get(form)
         if found is not None:
             return found
@@ -216,7 +223,14 @@ class PhraseSet(Generic[T]):
         for length in self._stem_lengths:
             if length <= len(form):
                 candidates.extend(self._stems.get(form[:length], ()))
-        found = (self._any_of(candidates), tuple(candidates))
+        if len(candidates) > ANY_OF_BLOCK:
+            parts = [
+                candidates[i : i + ANY_OF_BLOCK] for i in range(0, len(candidates), ANY_OF_BLOCK)
+            ]
+            blocks = tuple((self._any_of(part), tuple(part)) for part in parts)
+        else:
+            blocks = ((None, tuple(candidates)),) if candidates else ()
+        found = (self._any_of(candidates), blocks)
         if len(self._by_form) < FORM_CACHE:
             self._by_form[form] = found
         return found
