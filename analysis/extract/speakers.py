@@ -192,32 +192,34 @@ def find_quotes(text: str, start: int = 0, end: int | None = None) -> list[tuple
     if lead is not None:  # a quote carried over from the paragraph before: it ends here
         spans.append((start, lead))
         i = lead + 1
-    while i < stop:
-        ch = text[i]
-        if ch in _OPENERS and not _is_apostrophe_like(text, i):
-            close = _find_close(text, i, stop)
-            spans.append((i + 1, close))
-            i = close + 1
+    while (found := _OPENING.search(text, i, stop)) is not None:  # jump from mark to mark
+        i = found.start()
+        if _is_apostrophe_like(text, i):
+            i += 1
             continue
-        i += 1
+        close = _find_close(text, i, stop)
+        spans.append((i + 1, close))
+        i = close + 1
     return [(a, b) for a, b in spans if b > a]
 
 
 _CLOSERS_ONLY = "”»"
+_OPENING = re.compile("[" + re.escape("".join(_OPENERS)) + "]")
+_ANY_MARK = re.compile("[" + re.escape("".join(_OPENERS) + _CLOSERS_ONLY) + "]")
 _CLOSING_STRAIGHT = re.compile(r'(?<=[.,!?…])"(?=\s*(?:[,\-–—]|\s\w))')
 
 
 def _unopened_close(text: str, start: int, stop: int) -> int | None:
     """Return where a quote that opened in an earlier paragraph closes in this one (a closing
     mark before any opening one: `… never join NATO,” Ryabkov said.`), else None."""
-    for i in range(start, stop):
-        ch = text[i]
-        if ch in _CLOSERS_ONLY:
-            return i if i > start else None
-        if ch == '"':
-            return i if _CLOSING_STRAIGHT.match(text, i) and i > start else None
-        if ch in _OPENERS:
-            return None
+    found = _ANY_MARK.search(text, start, stop)  # the first mark decides
+    if found is None:
+        return None
+    i, ch = found.start(), found.group()
+    if ch in _CLOSERS_ONLY:
+        return i if i > start else None
+    if ch == '"':
+        return i if _CLOSING_STRAIGHT.match(text, i) and i > start else None
     return None
 
 
