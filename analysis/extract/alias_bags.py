@@ -223,7 +223,7 @@ class AliasBags:
         for key in present:
             for i in index.get(key, ()):
                 counts[i] += 1
-        for i, n in counts.items():
+        for i, n in sorted(counts.items()):  # the first listed alias wins, whatever the hash seed
             bag = bags[i]
             if n == len(bag.keys):
                 span = _tightest(run, bag.keys)
