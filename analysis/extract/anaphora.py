@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 
 from shiftwatch.analysis.extract.lemmas import is_adjective, lemma
-from shiftwatch.analysis.extract.lexicon import load_lexicon
+from shiftwatch.analysis.extract.lexicon import PhraseSet, fold_text, load_lexicon
 from shiftwatch.records import EntityKind, Mention
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -93,30 +93,27 @@ def find_short_names(text: str, mentions: Sequence[Mention], lang: str) -> list[
 
 
 @functools.cache
-def _issues(lang: str) -> re.Pattern[str] | None:
-    """Return one pattern for the issue back-references of a language, or None."""
+def _issues(lang: str) -> PhraseSet[bool] | None:
+    """Return the issue back-references of a language ("this issue", «этот вопрос»), or None."""
     data = load_lexicon("anaphora").get(lang) or {}
-    phrases = sorted(data.get("issues") or (), key=len, reverse=True)
-    if not phrases:
-        return None
-    alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    phrases = data.get("issues") or ()
+    return PhraseSet((str(p), True) for p in phrases) if phrases else None
 
 
 def find_issue_references(text: str, mentions: Sequence[Mention], lang: str) -> list[Mention]:
     """Return "this issue", «этот вопрос» as mentions of the one demand named just before."""
-    pattern = _issues(lang)
+    phrases = _issues(lang)
     demands = [m for m in mentions if m.kind == EntityKind.DEMAND]
-    if pattern is None or not demands:
+    if phrases is None or not demands:
         return []
     out: list[Mention] = []
-    for match in pattern.finditer(text):
-        if any(m.start < match.end() and match.start() < m.end for m in mentions):
+    for hit in phrases.finditer(fold_text(text)):
+        if any(m.start < hit.end and hit.start < m.end for m in mentions):
             continue
         named = {
             m.entity_id
             for m in demands
-            if match.start() - ISSUE_REACH <= m.start and m.end <= match.start()
+            if hit.start - ISSUE_REACH <= m.start and m.end <= hit.start
         }
         if len(named) != 1:
             continue
@@ -125,9 +122,9 @@ def find_issue_references(text: str, mentions: Sequence[Mention], lang: str) -> 
                 document_id=demands[0].document_id,
                 kind=EntityKind.DEMAND,
                 entity_id=named.pop(),
-                text=match.group(),
-                start=match.start(),
-                end=match.end(),
+                text=text[hit.start : hit.end],
+                start=hit.start,
+                end=hit.end,
                 wording=ISSUE_WORDING,
             )
         )
