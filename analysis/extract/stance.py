@@ -1228,16 +1228,12 @@ def _owned_demand(sent: _Sentence, target: _Target) -> tuple[_Reading, Speaker] 
     sign = (-1) ** sum(h.value.kind == "against" for h in between) * (target.polarity or 1)
     if target.polarity < 0 and not between:
         return None  # "Russia's demands on NATO enlargement": about it, which way unsaid
-    for cand in sent.att.candidates:
-        before = cand.end <= noun.start and _words(sent.folded, cand.end, noun.start) <= 1
-        after = noun.end <= cand.start and cand.end <= target.start
-        if (before or (after and _words(sent.folded, noun.end, cand.start) == 0)) and (
-            cand.speaker.party_id and not cand.speaker.commentator
-        ):
-            stance = Stance.SUPPORTS if sign > 0 else Stance.OPPOSES
-            hit = Hit(noun.start, noun.end, _OWNED)
-            return _Reading(stance, _OWNED.weight, hit, False, False, False), cand.speaker
-    return None
+    owner = _owner(sent, noun, target.start, lambda s: bool(s.party_id) and not s.commentator)
+    if owner is None:
+        return None
+    stance = Stance.SUPPORTS if sign > 0 else Stance.OPPOSES
+    hit = Hit(noun.start, noun.end, _OWNED)
+    return _Reading(stance, _OWNED.weight, hit, False, False, False), owner.speaker
 
 
 _OWNED = _Cue(kind="favour", weight=0.8, flags=frozenset())
@@ -1258,16 +1254,27 @@ def _act_owner(sent: _Sentence, cue: Hit[_Cue]) -> tuple[Hit[str] | None, Candid
     )
     if act is None or act.value == "own":
         return None, None  # "Turkey is making efforts to extend": the subject's own act
+    return act, _owner(sent, act, cue.start)
+
+
+def _owner(
+    sent: _Sentence,
+    noun: Hit[Any],
+    limit: int,
+    accept: Callable[[Speaker], bool] = lambda _: True,
+) -> Candidate | None:
+    """Return the first accepted name that owns a noun: right before it, one word allowed
+    ("Russia's decision"), or right after it and before `limit` («решение России выйти»)."""
     for cand in sent.att.candidates:
-        before = cand.end <= act.start and _words(sent.folded, cand.end, act.start) <= 1
+        before = cand.end <= noun.start and _words(sent.folded, cand.end, noun.start) <= 1
         after = (
-            act.end <= cand.start
-            and cand.end <= cue.start
-            and _words(sent.folded, act.end, cand.start) == 0
+            noun.end <= cand.start
+            and cand.end <= limit
+            and _words(sent.folded, noun.end, cand.start) == 0
         )
-        if before or after:
-            return act, cand
-    return act, None
+        if (before or after) and accept(cand.speaker):
+            return cand
+    return None
 
 
 def _quote_of(att: SentenceAttribution, pos: int, text: str) -> tuple[int, int] | None:
