@@ -126,6 +126,7 @@ class _Cues:
     roles: GatedPhrases[str]  # value: "official" or "commentator"
     commentator_plurals: GatedPhrases[str]
     prepositions: frozenset[str]
+    owner_links: frozenset[str]  # "of the": between a role noun and its party's name
     transcript: GatedPhrases[str]  # "remarks", "press conference": a speaker's own text
     question_leads: tuple[str, ...]  # "Question:": a reporter speaks
     back_references: tuple[str, ...]  # "Об этом заявил X": X said the sentences before
@@ -156,6 +157,7 @@ def _speech_cues() -> _Cues:
             (c, "commentator") for c in merged_list("speech", "commentator_plurals")
         ),
         prepositions=frozenset(fold_text(p).lower() for p in merged_list("speech", "prepositions")),
+        owner_links=frozenset(merged_list("speech", "owner_links")),
         transcript=GatedPhrases(
             (t, "transcript") for t in merged_list("speech", "transcript_markers")
         ),
@@ -426,7 +428,13 @@ class Attributor:
             return self._pronoun(ctx, start, str(value), state)
         if kind == "plural":
             return Speaker(entity_id=None, party_id=None, is_party=False, via=Via.ROLE)
-        return self._role(str(value), start, _owner_end(ctx.folded, end, named), named, state)
+        return self._role(
+            str(value),
+            start,
+            _owner_end(ctx.folded, end, named, ctx.cues.owner_links),
+            named,
+            state,
+        )
 
     def _candidate(self, ctx: _Context, start: int, end: int, speaker: Speaker) -> Candidate:
         return Candidate(
@@ -838,15 +846,12 @@ def _inside(sent: SentenceAttribution, q_start: int, q_end: int) -> bool:
     return q_start <= sent.cue_start < q_end and sent.cue_start != sent.start
 
 
-_OWNER_GAP = re.compile(r"\s+(?:of\s+(?:the\s+)?)?")
-
-
-def _owner_end(folded: str, end: int, named: Sequence[Mention]) -> int:
+def _owner_end(folded: str, end: int, named: Sequence[Mention], links: frozenset[str]) -> int:
     """Return where a role noun's phrase ends: past a name right after it («администрация США»,
     "the administration of the US"), whose party the role then belongs to."""
     for m in named:
         if m.start > end:
-            gap = _OWNER_GAP.fullmatch(folded, end, m.start)
-            if gap is not None:
+            gap = folded[end : m.start]
+            if gap[:1].isspace() and gap[-1:].isspace() and " ".join(gap.split()) in {"", *links}:
                 return m.end
     return end

@@ -400,7 +400,6 @@ class StanceModel:
             for c in self.cues.cues.finditer(folded)
         ):
             return 1  # "sanctions lifted", «снятие санкций»: the alias names the undoing
-
         head = folded[: hits[0].start].lower()
         negated = bool(_NON_PREFIX.search(head)) or any(
             h.value for h in self.cues.negations.finditer(head)
@@ -891,13 +890,16 @@ def _weight(sent: _Sentence, polar: Sequence[Hit[_Cue]]) -> float:
     return weight
 
 
-_DETERMINERS = frozenset({"a", "an", "the", "its", "their", "his", "her", "our", "any", "this"})
+@functools.cache
+def _lexicon_words(key: str, lang: str) -> frozenset[str]:
+    """Return one language's word list of the stance lexicon (empty where it has none)."""
+    return frozenset(str(w) for w in (load_lexicon("stance").get(lang) or {}).get(key) or ())
 
 
 def _after_determiner(sent: _Sentence, pos: int) -> bool:
-    """Return True when an English cue follows a determiner: "a return to the deal" names the
-    act ("return" is a verb and a noun; the determiner says which)."""
-    return sent.lang == "en" and _word_before(sent, pos) in _DETERMINERS
+    """Return True when a cue follows a determiner (lexicon `nominal_determiners`): "a return
+    to the deal" names the act ("return" is a verb and a noun; the determiner says which)."""
+    return _word_before(sent, pos) in _lexicon_words("nominal_determiners", sent.lang)
 
 
 def _correction(sent: _Sentence, target: _Target) -> _Reading | None:
@@ -1055,12 +1057,14 @@ def _postfix_after_aside(sent: _Sentence, start: int) -> tuple[Hit[_Cue], int] |
 
 
 def _participle_modifier(sent: _Sentence, start: int, hit: Hit[_Cue]) -> bool:
-    """Return True when an English cue right after a demand is a participle that tells which
-    one it is ("sanctions imposed against Iran"), not what someone does to it."""
-    if sent.lang != "en" or _words(sent.folded, start, hit.start):
+    """Return True when a cue right after a demand is a participle (lexicon
+    `participle_endings`) that tells which one it is ("sanctions imposed against Iran"), not
+    what someone does to it."""
+    endings = tuple(_lexicon_words("participle_endings", sent.lang))
+    if not endings or _words(sent.folded, start, hit.start):
         return False
     first = _WORD.search(sent.folded, hit.start, hit.end)
-    return bool(first) and first.group().lower().endswith("ed")  # type: ignore[union-attr]
+    return bool(first) and first.group().lower().endswith(endings)  # type: ignore[union-attr]
 
 
 def _passive_modal(sent: _Sentence, start: int, hi: int) -> tuple[Hit[_Cue], int] | None:
